@@ -1,0 +1,117 @@
+//! The report contract (`report.json`, schema_version 1) and how reports reach the disk.
+//!
+//! Field names here are read by other tools (see DESIGN.md): add fields freely, never rename one.
+//! Stages that have not run leave their fields out (`alignment`, `metrics` and `change` appear as the
+//! alignment, metrics and change-statistics stages fill them).
+//!
+//! Every file is written atomically ([`write_atomic`]): a killed run leaves either the previous
+//! report or the new one, never half of one.
+
+pub mod output;
+
+use serde::{Deserialize, Serialize};
+
+pub use output::{output_dir_name, write_atomic, write_json_atomic};
+
+use crate::series::{DateSource, InputIssue};
+
+/// Version of the `report.json` layout; bumped only if a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The program that wrote a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Always `skintex`.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+}
+
+impl ToolInfo {
+    /// This build of skintex.
+    #[must_use]
+    pub fn current() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// Physical scale of the photos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Millimetres per baseline pixel, or `null` when `series.toml` gives none.
+    pub mm_per_px: Option<f64>,
+}
+
+/// What was decoded from a photo file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoSummary {
+    /// Width after EXIF orientation, px.
+    pub width: usize,
+    /// Height after EXIF orientation, px.
+    pub height: usize,
+    /// Container format (`jpeg`, `png`, `tiff`).
+    pub format: crate::io::PhotoFormat,
+    /// Bits per stored sample.
+    pub bits_per_sample: u8,
+    /// EXIF orientation code that was applied (1 = none).
+    pub orientation: u8,
+    /// EXIF capture date-time (`YYYY-MM-DDTHH:MM:SS`), when present and valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub taken: Option<String>,
+}
+
+/// One session's photo of one view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionEntry {
+    /// Session folder name.
+    pub session: String,
+    /// Session date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Where the date came from (`folder_name` or `exif`).
+    pub date_source: DateSource,
+    /// Photo path relative to the patient folder.
+    pub file: String,
+    /// True for the baseline session.
+    pub baseline: bool,
+    /// Days since the baseline session (negative before it).
+    pub days_from_baseline: i32,
+    /// The decoded photo, when it could be decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoSummary>,
+    /// Why this photo could not be used, when it could not (also listed in the patient's `errors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// All sessions of one view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewReport {
+    /// View name (lower-case file stem).
+    pub view: String,
+    /// Sessions with a photo of this view, in date order.
+    pub sessions: Vec<SessionEntry>,
+}
+
+/// `report.json`: everything measured for one patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatientReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Which program wrote this.
+    pub tool: ToolInfo,
+    /// The patient key (folder name).
+    pub patient: String,
+    /// Physical scale.
+    pub calibration: Calibration,
+    /// Baseline session folder name, when there is one.
+    pub baseline: Option<String>,
+    /// One entry per view.
+    pub views: Vec<ViewReport>,
+    /// Remarks that are not errors.
+    pub notes: Vec<String>,
+    /// Every problem with this patient's inputs: file and message.
+    pub errors: Vec<InputIssue>,
+}

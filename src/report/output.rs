@@ -1,0 +1,100 @@
+//! Writing outputs safely: atomic replacement, and output folder names that cannot escape OUT.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to disk, then
+/// renamed over `path`. Readers see the old file or the new one, never a partial one.
+///
+/// # Errors
+/// Any I/O error, with the temporary file removed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".skintex-").suffix(".tmp");
+    // tempfile creates 0600 files; reports are shared documents, so give them the usual 0644
+    // (the process umask still applies on top).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Serialises `value` as pretty JSON with a final newline and writes it atomically.
+///
+/// # Errors
+/// Serialisation or I/O errors.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// A folder name for a patient's outputs that is safe on every file system and cannot leave OUT.
+///
+/// Letters, digits, `-` and `_` are kept; every other byte (including `.`, `/`, `%`, spaces, quotes
+/// and non-UTF-8 bytes) becomes `%XX`. The mapping is injective, so two patients never share a folder.
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use skintex::report::output_dir_name;
+/// assert_eq!(output_dir_name(OsStr::new("P001")), "P001");
+/// assert_eq!(output_dir_name(OsStr::new("../x")), "%2E%2E%2Fx");
+/// ```
+#[must_use]
+pub fn output_dir_name(name: &OsStr) -> String {
+    let mut out = String::new();
+    for &b in name.as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_safe_and_distinct() {
+        let names = [
+            "P001", "a b", "a_b", "a%20b", "..", ".", "x/../y", "<script>", "é", "'\"$(rm)",
+        ];
+        let mut seen = HashSet::new();
+        for n in names {
+            let safe = output_dir_name(OsStr::new(n));
+            assert!(
+                safe.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_%".contains(&b)),
+                "{safe}"
+            );
+            assert!(!safe.starts_with('.'));
+            assert!(seen.insert(safe), "collision for {n}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+    }
+}

@@ -1,0 +1,290 @@
+//! The `skintex` binary: exit codes, per-file errors, untouched inputs, deterministic reports.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use common::*;
+use predicates::prelude::*;
+use serde_json::Value;
+use skintex::synth::{self, SynthConfig};
+
+fn skintex() -> Command {
+    Command::cargo_bin("skintex").unwrap()
+}
+
+fn small_series(root: &Path) {
+    let config = SynthConfig {
+        width: 160,
+        height: 120,
+        ..SynthConfig::default()
+    };
+    synth::write_series(&config, root, false, &|_| {}).unwrap();
+}
+
+/// Every file under `root` with its bytes and modification time.
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(
+                    path.clone(),
+                    (std::fs::read(&path).unwrap(), meta.modified().unwrap()),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn analyze_writes_a_valid_report_per_patient() {
+    let photos = tempfile::tempdir().unwrap();
+    small_series(photos.path());
+    let out = tempfile::tempdir().unwrap();
+    skintex()
+        .args(["analyze"])
+        .arg(photos.path())
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success()
+        .code(0);
+    for patient in ["P001", "P002"] {
+        let report = read_json(&out.path().join(patient).join("report.json"));
+        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["tool"]["name"], "skintex");
+        assert_eq!(report["patient"], patient);
+        assert_eq!(report["calibration"]["mm_per_px"], 0.05);
+        assert_eq!(report["baseline"], "2026-01-15_baseline");
+        assert_eq!(report["errors"], Value::Array(vec![]));
+        let sessions = report["views"][0]["sessions"].as_array().unwrap();
+        assert_eq!(report["views"][0]["view"], "front");
+        let names: Vec<&str> = sessions
+            .iter()
+            .map(|s| s["session"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["2026-01-15_baseline", "2026-02-12", "2026-03-12"]);
+        assert_eq!(sessions[1]["date"], "2026-02-12");
+        assert_eq!(sessions[1]["file"], "2026-02-12/front.jpg");
+        assert_eq!(sessions[1]["days_from_baseline"], 28);
+        assert_eq!(sessions[2]["photo"]["width"], 160);
+    }
+}
+
+#[test]
+fn bad_inputs_are_reported_and_the_rest_is_analysed() {
+    let photos = tempfile::tempdir().unwrap();
+    let p = photos.path();
+    small_series(p);
+    let jpeg = small_jpeg();
+    put(p, "P003/2026-01-15/front.jpg", &jpeg);
+    put(p, "P003/2026-01-15/empty.jpg", b"");
+    put(p, "P003/2026-01-15/cut.jpg", &jpeg[..jpeg.len() / 2]);
+    put(
+        p,
+        "P003/2026-01-15/letter.jpg",
+        b"Dear patient, your next session is on Monday.\n",
+    );
+    put(
+        p,
+        "P003/2026-01-15/huge.png",
+        &png_declaring(200_000, 200_000),
+    );
+    put(
+        p,
+        "P003/2026-01-15/anim.png",
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+    );
+    std::os::unix::fs::symlink("missing.jpg", p.join("P003/2026-01-15/gone.jpg")).unwrap();
+    put(p, "P003/undated/front.jpg", &jpeg);
+    put(p, "P003/2026-02-15/front.jpg", &jpeg);
+    let before = snapshot(p);
+
+    let out = tempfile::tempdir().unwrap();
+    let assert = skintex()
+        .arg("analyze")
+        .arg(p)
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+
+    let report = read_json(&out.path().join("P003/report.json"));
+    let errors: BTreeMap<String, String> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("2026-01-15/empty.jpg", "empty"),
+        ("2026-01-15/cut.jpg", "truncated JPEG"),
+        ("2026-01-15/letter.jpg", "not an image"),
+        ("2026-01-15/huge.png", "40000.0 MP"),
+        ("2026-01-15/anim.png", "unsupported image format GIF"),
+        ("2026-01-15/gone.jpg", "cannot read"),
+        ("undated", "no date"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+    for (file, needle) in expect {
+        let message = errors
+            .get(file)
+            .unwrap_or_else(|| panic!("no error for {file}: {errors:#?}"));
+        assert!(message.contains(needle), "{file}: {message}");
+        assert!(
+            stderr.contains(&format!("P003/{file}: ")),
+            "stderr lacks {file}:\n{stderr}"
+        );
+    }
+    // The good photos of the same patient were still decoded…
+    let front = report["views"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["view"] == "front")
+        .unwrap();
+    assert!(
+        front["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["photo"]["width"] == 64)
+    );
+    // …and so were the other patients.
+    for patient in ["P001", "P002"] {
+        assert_eq!(
+            read_json(&out.path().join(patient).join("report.json"))["errors"],
+            Value::Array(vec![])
+        );
+    }
+    assert!(!stderr.contains("panicked"));
+    assert_eq!(snapshot(p), before, "input files were modified");
+}
+
+#[test]
+fn reports_are_byte_identical_whatever_the_thread_count() {
+    let photos = tempfile::tempdir().unwrap();
+    small_series(photos.path());
+    put(photos.path(), "P003/2026-01-15/front.jpg", b"not a photo");
+    let mut outputs = Vec::new();
+    for threads in ["1", "2", "7"] {
+        let out = tempfile::tempdir().unwrap();
+        skintex()
+            .args(["-j", threads, "analyze"])
+            .arg(photos.path())
+            .arg("-o")
+            .arg(out.path())
+            .assert()
+            .code(1);
+        let files: Vec<Vec<u8>> = ["P001", "P002", "P003"]
+            .iter()
+            .map(|p| std::fs::read(out.path().join(p).join("report.json")).unwrap())
+            .collect();
+        outputs.push(files);
+    }
+    assert!(
+        outputs[0] == outputs[1] && outputs[1] == outputs[2],
+        "reports differ between thread counts"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    skintex()
+        .arg("analyze")
+        .arg(dir.path().join("missing"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read the photo folder"));
+    small_series(dir.path());
+    skintex()
+        .arg("analyze")
+        .arg(dir.path())
+        .arg("-o")
+        .arg(dir.path().join("P001/out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("inside the photo folder"));
+    assert!(!dir.path().join("P001/out").exists());
+    skintex()
+        .args(["analyze", "--max-megapixels", "-3", "x"])
+        .assert()
+        .code(2);
+    skintex().args(["-j", "0", "analyze", "x"]).assert().code(2);
+    skintex().args(["frobnicate"]).assert().code(2);
+}
+
+#[test]
+fn help_shows_examples_for_every_verb() {
+    for args in [
+        vec!["--help"],
+        vec!["analyze", "--help"],
+        vec!["synth", "--help"],
+    ] {
+        skintex()
+            .args(&args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Examples:"));
+    }
+}
+
+#[test]
+fn synth_refuses_a_non_empty_folder_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "synth",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--patients",
+        "1",
+        "--sessions",
+        "2",
+    ];
+    skintex().args(args).arg(dir.path()).assert().success();
+    let truth: synth::Truth =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    assert_eq!(truth.patients.len(), 1);
+    assert_eq!(truth.patients[0].views[0].sessions.len(), 2);
+    skintex()
+        .args(args)
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+    skintex()
+        .args(args)
+        .arg(dir.path())
+        .arg("--force")
+        .assert()
+        .success();
+    skintex()
+        .args(["synth", "--quality", "0"])
+        .arg(dir.path().join("new"))
+        .assert()
+        .code(2);
+}
