@@ -288,3 +288,36 @@ fn synth_refuses_a_non_empty_folder_without_force() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn progress_bar_stays_off_a_non_terminal_stderr_and_quiet_drops_the_summary() {
+    let photos = tempfile::tempdir().unwrap();
+    small_series(photos.path());
+    let out = tempfile::tempdir().unwrap();
+    // assert_cmd captures stderr through a pipe: no bar may be drawn there, only the summary line.
+    let loud = skintex()
+        .arg("analyze")
+        .arg(photos.path())
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success();
+    let stderr = String::from_utf8(loud.get_output().stderr.clone()).unwrap();
+    assert!(
+        !stderr.contains("photos ·") && !stderr.contains('\r'),
+        "bar drawn on a pipe: {stderr:?}"
+    );
+    assert!(
+        stderr.starts_with("analysed 6 of 6 photos of 2 patients"),
+        "{stderr:?}"
+    );
+    let quiet = skintex()
+        .arg("-q")
+        .arg("analyze")
+        .arg(photos.path())
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success();
+    assert!(quiet.get_output().stderr.is_empty());
+}
