@@ -13,6 +13,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`kernels`] | parallel f32 image kernels: convolution, Gaussian, morphology, labelling, warps |
 //! | [`io`] | decoding JPEG/PNG/TIFF (8/16-bit, EXIF orientation and date) into linear `f32` planes |
 //! | [`series`] | patients, dated sessions and views in a photo folder; `series.toml` |
 //! | [`pipeline`] | running a patient through every stage in a deterministic order |
@@ -20,6 +21,7 @@
 //! | [`synth`] | deterministic synthetic skin series with exact ground truth |
 
 pub mod io;
+pub mod kernels;
 pub mod pipeline;
 pub mod report;
 pub mod series;

@@ -1,0 +1,407 @@
+//! Separable convolution with arbitrary 1-D kernels: the engine under Gaussian blur, derivatives,
+//! LoG and DoG.
+//!
+//! Exists because no crate we can use is fast enough at 12 MP (imageproc's `separable_filter` is
+//! single-threaded and allocates per pass). Each band of output rows is made in one sweep: for every
+//! output row, the vertical kernel combines `2r + 1` source rows into a row buffer (those rows stay in
+//! cache from one output row to the next), the buffer is padded by reflection, and the horizontal
+//! kernel writes the output row. Source and output are each touched once from memory. Symmetric and
+//! antisymmetric kernels are folded (`k·(a + b)` / `k·(b − a)`), halving the multiplications.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::{ROW_BAND, plane, reflect, row_major};
+
+/// Why a kernel was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// Kernels are centred: they need an odd number of taps.
+    #[error("a 1-D kernel needs an odd, non-zero number of taps, not {taps}")]
+    EvenLength {
+        /// The number of taps given.
+        taps: usize,
+    },
+    /// NaN or infinite taps would poison every output pixel.
+    #[error("kernel tap {index} is not finite")]
+    NotFinite {
+        /// The offending tap.
+        index: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Symmetry {
+    Symmetric,
+    Antisymmetric,
+    General,
+}
+
+/// A centred 1-D kernel of odd length `2r + 1`; tap `r` is the centre.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kernel1d {
+    taps: Vec<f32>,
+    symmetry: Symmetry,
+}
+
+impl Kernel1d {
+    /// A kernel from its taps.
+    ///
+    /// # Errors
+    /// [`KernelError`] for an even length or a non-finite tap.
+    pub fn new(taps: Vec<f32>) -> Result<Self, KernelError> {
+        if taps.len().is_multiple_of(2) {
+            return Err(KernelError::EvenLength { taps: taps.len() });
+        }
+        if let Some(index) = taps.iter().position(|t| !t.is_finite()) {
+            return Err(KernelError::NotFinite { index });
+        }
+        let n = taps.len();
+        let symmetry = if (0..n).all(|i| taps[i] == taps[n - 1 - i]) {
+            Symmetry::Symmetric
+        } else if (0..n).all(|i| taps[i] == -taps[n - 1 - i]) {
+            Symmetry::Antisymmetric
+        } else {
+            Symmetry::General
+        };
+        Ok(Self { taps, symmetry })
+    }
+
+    /// The identity kernel `[1]`.
+    #[must_use]
+    pub fn identity() -> Self {
+        Self {
+            taps: vec![1.0],
+            symmetry: Symmetry::Symmetric,
+        }
+    }
+
+    /// Half-width `r`.
+    #[must_use]
+    pub fn radius(&self) -> usize {
+        self.taps.len() / 2
+    }
+
+    /// The taps.
+    #[must_use]
+    pub fn taps(&self) -> &[f32] {
+        &self.taps
+    }
+}
+
+/// Correlates `src` with `horizontal` along rows and `vertical` along columns, reflecting borders.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use skintex::kernels::{Kernel1d, convolve_separable};
+/// let img = array![[0.0f32, 0.0, 3.0, 0.0, 0.0]];
+/// let box3 = Kernel1d::new(vec![1.0 / 3.0; 3]).unwrap();
+/// let out = convolve_separable(img.view(), &box3, &Kernel1d::identity());
+/// assert!((out[[0, 1]] - 1.0).abs() < 1e-6 && (out[[0, 2]] - 1.0).abs() < 1e-6);
+/// ```
+#[must_use]
+pub fn convolve_separable(
+    src: ArrayView2<'_, f32>,
+    horizontal: &Kernel1d,
+    vertical: &Kernel1d,
+) -> Array2<f32> {
+    let (h, w) = src.dim();
+    let mut out = vec![0f32; h * w];
+    if h == 0 || w == 0 {
+        return plane(h, w, out);
+    }
+    let data = row_major(&src);
+    convolve_slices(&data, w, h, &mut out, horizontal, vertical);
+    plane(h, w, out)
+}
+
+/// Slice form of [`convolve_separable`] for kernels built on top of it.
+pub(crate) fn convolve_slices(
+    src: &[f32],
+    w: usize,
+    h: usize,
+    dst: &mut [f32],
+    kh: &Kernel1d,
+    kv: &Kernel1d,
+) {
+    let rh = kh.radius();
+    dst.par_chunks_mut(ROW_BAND * w)
+        .enumerate()
+        .for_each(|(band, out)| {
+            let mut column_mix = vec![0f32; w];
+            let mut padded = vec![0f32; w + 2 * rh];
+            for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
+                let y = band * ROW_BAND + i;
+                vertical_pass(src, w, h, y, kv, &mut column_mix);
+                pad_reflect(&column_mix, rh, &mut padded);
+                horizontal_pass(&padded, kh, out_row);
+            }
+        });
+}
+
+fn source_row(src: &[f32], w: usize, h: usize, y: isize) -> &[f32] {
+    let r = reflect(y, h);
+    &src[r * w..(r + 1) * w]
+}
+
+/// Columns per register block: two AVX vectors of accumulators, summed over every tap before being
+/// stored, instead of reading and writing the output once per tap (measured: 15 % faster at σ = 1).
+const BLOCK: usize = 16;
+
+/// `dst[x] = Σ_j k[j] · src[y + j − r][x]`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1"))]
+fn vertical_pass(src: &[f32], w: usize, h: usize, y: usize, k: &Kernel1d, dst: &mut [f32]) {
+    let r = k.radius();
+    let t = &k.taps;
+    let y = y as isize;
+    if k.symmetry == Symmetry::Symmetric && r <= 16 {
+        let rows: Vec<&[f32]> = (-(r as isize)..=r as isize)
+            .map(|j| source_row(src, w, h, y + j))
+            .collect();
+        let blocks = w / BLOCK;
+        for b in 0..blocks {
+            let x0 = b * BLOCK;
+            let mut acc = [0f32; BLOCK];
+            let centre = &rows[r][x0..x0 + BLOCK];
+            for i in 0..BLOCK {
+                acc[i] = t[r] * centre[i];
+            }
+            for j in 1..=r {
+                let (a, bb) = (&rows[r - j][x0..x0 + BLOCK], &rows[r + j][x0..x0 + BLOCK]);
+                let kj = t[r + j];
+                for i in 0..BLOCK {
+                    acc[i] += kj * (a[i] + bb[i]);
+                }
+            }
+            dst[x0..x0 + BLOCK].copy_from_slice(&acc);
+        }
+        for x in blocks * BLOCK..w {
+            let mut v = t[r] * rows[r][x];
+            for j in 1..=r {
+                v += t[r + j] * (rows[r - j][x] + rows[r + j][x]);
+            }
+            dst[x] = v;
+        }
+        return;
+    }
+    let centre = source_row(src, w, h, y);
+    let kc = t[r];
+    for (d, &c) in dst.iter_mut().zip(centre) {
+        *d = kc * c;
+    }
+    for j in 1..=r {
+        let above = source_row(src, w, h, y - j as isize);
+        let below = source_row(src, w, h, y + j as isize);
+        let (ka, kb) = (t[r - j], t[r + j]);
+        match k.symmetry {
+            Symmetry::Symmetric => {
+                for ((d, &a), &b) in dst.iter_mut().zip(above).zip(below) {
+                    *d += kb * (a + b);
+                }
+            }
+            Symmetry::Antisymmetric => {
+                for ((d, &a), &b) in dst.iter_mut().zip(above).zip(below) {
+                    *d += kb * (b - a);
+                }
+            }
+            Symmetry::General => {
+                for ((d, &a), &b) in dst.iter_mut().zip(above).zip(below) {
+                    *d += ka * a + kb * b;
+                }
+            }
+        }
+    }
+}
+
+/// `row` with `r` reflected samples on each side.
+fn pad_reflect(row: &[f32], r: usize, padded: &mut [f32]) {
+    let w = row.len();
+    padded[r..r + w].copy_from_slice(row);
+    for i in 0..r {
+        padded[r - 1 - i] = row[reflect(-1 - i as isize, w)];
+        padded[r + w + i] = row[reflect((w + i) as isize, w)];
+    }
+}
+
+/// `out[x] = Σ_i k[i] · padded[x + i]`.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1"))]
+fn horizontal_pass(padded: &[f32], k: &Kernel1d, out: &mut [f32]) {
+    let r = k.radius();
+    let t = &k.taps;
+    let w = out.len();
+    if k.symmetry == Symmetry::Symmetric {
+        let blocks = w / BLOCK;
+        for b in 0..blocks {
+            let x0 = b * BLOCK;
+            let mut acc = [0f32; BLOCK];
+            let centre = &padded[x0 + r..x0 + r + BLOCK];
+            for i in 0..BLOCK {
+                acc[i] = t[r] * centre[i];
+            }
+            for j in 1..=r {
+                let (a, bb) = (
+                    &padded[x0 + r - j..x0 + r - j + BLOCK],
+                    &padded[x0 + r + j..x0 + r + j + BLOCK],
+                );
+                let kj = t[r + j];
+                for i in 0..BLOCK {
+                    acc[i] += kj * (a[i] + bb[i]);
+                }
+            }
+            out[x0..x0 + BLOCK].copy_from_slice(&acc);
+        }
+        for x in blocks * BLOCK..w {
+            let mut v = t[r] * padded[x + r];
+            for j in 1..=r {
+                v += t[r + j] * (padded[x + r - j] + padded[x + r + j]);
+            }
+            out[x] = v;
+        }
+        return;
+    }
+    let kc = t[r];
+    for (o, &c) in out.iter_mut().zip(&padded[r..r + w]) {
+        *o = kc * c;
+    }
+    for j in 1..=r {
+        let left = &padded[r - j..r - j + w];
+        let right = &padded[r + j..r + j + w];
+        let (kl, kr) = (t[r - j], t[r + j]);
+        match k.symmetry {
+            Symmetry::Symmetric => {
+                for ((o, &a), &b) in out.iter_mut().zip(left).zip(right) {
+                    *o += kr * (a + b);
+                }
+            }
+            Symmetry::Antisymmetric => {
+                for ((o, &a), &b) in out.iter_mut().zip(left).zip(right) {
+                    *o += kr * (b - a);
+                }
+            }
+            Symmetry::General => {
+                for ((o, &a), &b) in out.iter_mut().zip(left).zip(right) {
+                    *o += kl * a + kr * b;
+                }
+            }
+        }
+    }
+}
+
+/// The naive reference: every output pixel summed directly over the 2-D outer-product kernel, in
+/// `f64`. Used by the tests of every kernel built on separable convolution.
+#[cfg(test)]
+pub(crate) fn naive_separable(src: &Array2<f32>, kh: &[f32], kv: &[f32]) -> Array2<f32> {
+    let (h, w) = src.dim();
+    let (rh, rv) = ((kh.len() / 2) as isize, (kv.len() / 2) as isize);
+    Array2::from_shape_fn((h, w), |(y, x)| {
+        let mut sum = 0f64;
+        for (j, &kvj) in kv.iter().enumerate() {
+            let sy = reflect(y as isize + j as isize - rv, h);
+            for (i, &khi) in kh.iter().enumerate() {
+                let sx = reflect(x as isize + i as isize - rh, w);
+                sum += f64::from(kvj) * f64::from(khi) * f64::from(src[[sy, sx]]);
+            }
+        }
+        sum as f32
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testutil::{planes, textured, with_threads};
+    use proptest::prelude::*;
+
+    /// Largest |a − b| relative to the largest |b| (at least 1).
+    fn max_rel_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
+        let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+            / scale
+    }
+
+    fn kernel_strategy() -> impl Strategy<Value = Vec<f32>> {
+        (0usize..6).prop_flat_map(|r| prop::collection::vec(-1.0f32..1.0, 2 * r + 1))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Tolerance: the optimised path sums in f32 in a different order from the f64 reference;
+        // with ≤ 11 × 11 taps of magnitude ≤ 1 on values ≤ 0.6, the rounding error is a few ulps of
+        // the largest partial sum, far below 1e-5 of the output scale.
+        #[test]
+        fn matches_naive_reference(img in planes(40), kh in kernel_strategy(), kv in kernel_strategy()) {
+            let fast = convolve_separable(img.view(), &Kernel1d::new(kh.clone()).unwrap(), &Kernel1d::new(kv.clone()).unwrap());
+            let slow = naive_separable(&img, &kh, &kv);
+            prop_assert!(max_rel_diff(&fast, &slow) < 1e-5);
+        }
+
+        #[test]
+        fn folded_symmetric_and_antisymmetric_paths_match_reference(img in planes(30), r in 1usize..6) {
+            let sym: Vec<f32> = (0..=2 * r).map(|i| 1.0 / (1.0 + (i as f32 - r as f32).abs())).collect();
+            let anti: Vec<f32> = (0..=2 * r).map(|i| (i as f32 - r as f32) * 0.1).collect();
+            let fast = convolve_separable(img.view(), &Kernel1d::new(anti.clone()).unwrap(), &Kernel1d::new(sym.clone()).unwrap());
+            prop_assert!(max_rel_diff(&fast, &naive_separable(&img, &anti, &sym)) < 1e-5);
+        }
+    }
+
+    #[test]
+    fn kernels_wider_than_the_image_still_reflect() {
+        let img = textured(3, 2, 1);
+        let k: Vec<f32> = vec![0.1; 11];
+        let fast = convolve_separable(
+            img.view(),
+            &Kernel1d::new(k.clone()).unwrap(),
+            &Kernel1d::new(k.clone()).unwrap(),
+        );
+        assert!(max_rel_diff(&fast, &naive_separable(&img, &k, &k)) < 1e-5);
+    }
+
+    #[test]
+    fn non_contiguous_views_are_accepted() {
+        let img = textured(20, 30, 3);
+        let t = img.t();
+        let k = Kernel1d::new(vec![0.25, 0.5, 0.25]).unwrap();
+        let out = convolve_separable(t, &k, &k);
+        assert_eq!(out, convolve_separable(t.to_owned().view(), &k, &k));
+    }
+
+    #[test]
+    fn bitwise_identical_for_1_2_and_7_threads() {
+        let img = textured(203, 157, 9);
+        let k = Kernel1d::new(vec![0.1, -0.2, 0.5, 0.3, 0.05]).unwrap();
+        let one = with_threads(1, || convolve_separable(img.view(), &k, &k));
+        assert_eq!(
+            one,
+            with_threads(2, || convolve_separable(img.view(), &k, &k))
+        );
+        assert_eq!(
+            one,
+            with_threads(7, || convolve_separable(img.view(), &k, &k))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_kernels_and_handles_empty_planes() {
+        assert_eq!(
+            Kernel1d::new(vec![1.0, 1.0]),
+            Err(KernelError::EvenLength { taps: 2 })
+        );
+        assert_eq!(
+            Kernel1d::new(vec![]),
+            Err(KernelError::EvenLength { taps: 0 })
+        );
+        assert_eq!(
+            Kernel1d::new(vec![0.0, f32::NAN, 0.0]),
+            Err(KernelError::NotFinite { index: 1 })
+        );
+        let empty = Array2::<f32>::zeros((0, 5));
+        assert_eq!(
+            convolve_separable(empty.view(), &Kernel1d::identity(), &Kernel1d::identity()).dim(),
+            (0, 5)
+        );
+    }
+}
