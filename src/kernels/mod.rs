@@ -17,14 +17,21 @@
 //! is about 3.5× slower than a plain rayon separable filter and single-threaded, its top-hat about 20×
 //! slower than OpenCV's, its labelling 4× slower (CRATES.md). Each submodule says what it adds.
 
+pub mod derivative;
 pub mod gaussian;
+pub mod local;
 pub mod separable;
 
 use std::borrow::Cow;
 
 use ndarray::{Array2, ArrayView2};
 
+pub use derivative::{
+    difference_of_gaussians, gaussian_derivative, gradient_magnitude, laplacian_of_gaussian,
+    normalised_dog, sobel,
+};
 pub use gaussian::{GaussianMethod, gaussian_blur, gaussian_blur_with, gaussian_kernel};
+pub use local::{local_mean, local_rms, local_variance};
 pub use separable::{Kernel1d, KernelError, convolve_separable};
 
 /// Output rows per parallel task. 16 rows of a 4000-px photo are 256 KiB of output: enough work per
