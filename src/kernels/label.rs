@@ -1,0 +1,385 @@
+//! Connected-component labelling of a binary mask, with per-component statistics.
+//!
+//! Exists because imageproc's `connected_components` measured 4.4× slower than OpenCV at 12 MP and
+//! gives no statistics (CRATES.md). Run-based: each row's runs of set pixels are found in parallel,
+//! runs are joined with a union-find (two-pointer sweep over adjacent rows), then labels are written
+//! back run by run in parallel. Labels are numbered in raster order of each component's first pixel,
+//! so the numbering — like everything else here — does not depend on the thread count. Statistics
+//! accumulate per run (area, centroid, bounding box, and the mean and minimum of a value plane, e.g.
+//! the pore contrast).
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+/// Which neighbours join pixels into one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connectivity {
+    /// Edge neighbours only.
+    Four,
+    /// Edge and corner neighbours (OpenCV's and scikit-image's default for blobs).
+    #[default]
+    Eight,
+}
+
+/// One connected component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    /// Its label in [`Labelling::labels`] (1-based; 0 is background).
+    pub label: u32,
+    /// Number of pixels.
+    pub area: usize,
+    /// Mean column and row of its pixels.
+    pub centroid: (f64, f64),
+    /// Bounding box `[x_min, y_min, x_max, y_max]`, inclusive.
+    pub bbox: [usize; 4],
+    /// Mean of the value plane over its pixels (0 when no value plane was given).
+    pub mean: f32,
+    /// Minimum of the value plane over its pixels (0 when no value plane was given).
+    pub min: f32,
+    /// Maximum of the value plane over its pixels (0 when no value plane was given).
+    pub max: f32,
+}
+
+/// The label image and the components, `components[i].label == i + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelling {
+    /// Label of every pixel (0 = background).
+    pub labels: Array2<u32>,
+    /// Components in label order.
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u32,
+    end: u32, // exclusive
+}
+
+/// Labels the set pixels of `mask`. `values`, when given (same shape), feeds each component's mean,
+/// minimum and maximum; a shape mismatch is treated as no value plane.
+#[must_use]
+pub fn label(
+    mask: ArrayView2<'_, bool>,
+    values: Option<ArrayView2<'_, f32>>,
+    connectivity: Connectivity,
+) -> Labelling {
+    let (h, w) = mask.dim();
+    let values = values.filter(|v| v.dim() == (h, w));
+    // 1. Runs of every row, in parallel.
+    let runs: Vec<Vec<Run>> = (0..h)
+        .into_par_iter()
+        .map(|y| {
+            let row = mask.row(y);
+            let mut out = Vec::new();
+            let mut x = 0usize;
+            let owned: Vec<bool>;
+            let cells: &[bool] = match row.as_slice() {
+                Some(s) => s,
+                None => {
+                    owned = row.iter().copied().collect();
+                    &owned
+                }
+            };
+            while x < w {
+                if cells[x] {
+                    let start = x;
+                    while x < w && cells[x] {
+                        x += 1;
+                    }
+                    out.push(Run {
+                        start: start as u32,
+                        end: x as u32,
+                    });
+                } else {
+                    x += 1;
+                }
+            }
+            out
+        })
+        .collect();
+    let row_offset: Vec<usize> = runs
+        .iter()
+        .scan(0usize, |acc, r| {
+            let at = *acc;
+            *acc += r.len();
+            Some(at)
+        })
+        .collect();
+    let total = row_offset
+        .last()
+        .map_or(0, |&o| o + runs.last().map_or(0, Vec::len));
+
+    // 2. Union-find over runs of adjacent rows.
+    let mut parent: Vec<u32> = (0..total as u32).collect();
+    let reach = u32::from(connectivity == Connectivity::Eight);
+    for y in 1..h {
+        let (above, below) = (&runs[y - 1], &runs[y]);
+        let (mut i, mut j) = (0usize, 0usize);
+        while i < above.len() && j < below.len() {
+            let (a, b) = (above[i], below[j]);
+            if a.start < b.end + reach && b.start < a.end + reach {
+                union(
+                    &mut parent,
+                    (row_offset[y - 1] + i) as u32,
+                    (row_offset[y] + j) as u32,
+                );
+            }
+            if a.end < b.end { i += 1 } else { j += 1 }
+        }
+    }
+
+    // 3. Final labels in raster order of first appearance.
+    let mut label_of_root = vec![0u32; total];
+    let mut run_label = vec![0u32; total];
+    let mut next = 0u32;
+    for (k, label) in run_label.iter_mut().enumerate() {
+        let root = find(&mut parent, k as u32) as usize;
+        if label_of_root[root] == 0 {
+            next += 1;
+            label_of_root[root] = next;
+        }
+        *label = label_of_root[root];
+    }
+
+    // 4. The label image, rows in parallel.
+    let mut labels = Array2::<u32>::zeros((h, w));
+    labels
+        .outer_iter_mut()
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(y, mut row)| {
+            for (i, run) in runs[y].iter().enumerate() {
+                let l = run_label[row_offset[y] + i];
+                for x in run.start..run.end {
+                    row[x as usize] = l;
+                }
+            }
+        });
+
+    // 5. Statistics, run by run (sparse masks have few runs; sums in f64 in raster order).
+    let mut acc = vec![Accumulator::default(); next as usize];
+    for (y, row_runs) in runs.iter().enumerate() {
+        for (i, run) in row_runs.iter().enumerate() {
+            let a = &mut acc[(run_label[row_offset[y] + i] - 1) as usize];
+            a.add_run(y, run.start as usize, run.end as usize, values.as_ref());
+        }
+    }
+    let components = acc
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| a.finish(i as u32 + 1, values.is_some()))
+        .collect();
+    Labelling { labels, components }
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let grand = parent[parent[x as usize] as usize];
+        parent[x as usize] = grand; // path halving
+        x = grand;
+    }
+    x
+}
+
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    // The smaller index becomes the root, so roots are each component's earliest run.
+    if ra < rb {
+        parent[rb as usize] = ra;
+    } else if rb < ra {
+        parent[ra as usize] = rb;
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Accumulator {
+    area: usize,
+    sum_x: f64,
+    sum_y: f64,
+    bbox: [usize; 4],
+    sum_v: f64,
+    min_v: f32,
+    max_v: f32,
+}
+
+impl Default for Accumulator {
+    fn default() -> Self {
+        Self {
+            area: 0,
+            sum_x: 0.0,
+            sum_y: 0.0,
+            bbox: [usize::MAX, usize::MAX, 0, 0],
+            sum_v: 0.0,
+            min_v: f32::INFINITY,
+            max_v: f32::NEG_INFINITY,
+        }
+    }
+}
+
+impl Accumulator {
+    fn add_run(
+        &mut self,
+        y: usize,
+        start: usize,
+        end: usize,
+        values: Option<&ArrayView2<'_, f32>>,
+    ) {
+        let n = end - start;
+        self.area += n;
+        // Σ x for x in start..end.
+        self.sum_x += (start + end - 1) as f64 * n as f64 / 2.0;
+        self.sum_y += (y * n) as f64;
+        self.bbox = [
+            self.bbox[0].min(start),
+            self.bbox[1].min(y),
+            self.bbox[2].max(end - 1),
+            self.bbox[3].max(y),
+        ];
+        if let Some(v) = values {
+            for x in start..end {
+                let value = v[[y, x]];
+                self.sum_v += f64::from(value);
+                self.min_v = self.min_v.min(value);
+                self.max_v = self.max_v.max(value);
+            }
+        }
+    }
+
+    fn finish(self, label: u32, has_values: bool) -> Component {
+        let n = self.area as f64;
+        Component {
+            label,
+            area: self.area,
+            centroid: (self.sum_x / n, self.sum_y / n),
+            bbox: self.bbox,
+            mean: if has_values {
+                (self.sum_v / n) as f32
+            } else {
+                0.0
+            },
+            min: if has_values { self.min_v } else { 0.0 },
+            max: if has_values { self.max_v } else { 0.0 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testutil::with_threads;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// Flood fill in raster order: the definition of components and of the numbering.
+    fn naive(mask: &Array2<bool>, conn: Connectivity) -> Array2<u32> {
+        let (h, w) = mask.dim();
+        let mut labels = Array2::<u32>::zeros((h, w));
+        let mut next = 0;
+        for y in 0..h {
+            for x in 0..w {
+                if !mask[[y, x]] || labels[[y, x]] != 0 {
+                    continue;
+                }
+                next += 1;
+                labels[[y, x]] = next;
+                let mut queue = VecDeque::from([(y, x)]);
+                while let Some((cy, cx)) = queue.pop_front() {
+                    for dy in -1i64..=1 {
+                        for dx in -1i64..=1 {
+                            if (dx == 0 && dy == 0)
+                                || (conn == Connectivity::Four && dx != 0 && dy != 0)
+                            {
+                                continue;
+                            }
+                            let (ny, nx) = (cy as i64 + dy, cx as i64 + dx);
+                            if ny < 0 || nx < 0 || ny >= h as i64 || nx >= w as i64 {
+                                continue;
+                            }
+                            let (ny, nx) = (ny as usize, nx as usize);
+                            if mask[[ny, nx]] && labels[[ny, nx]] == 0 {
+                                labels[[ny, nx]] = next;
+                                queue.push_back((ny, nx));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        labels
+    }
+
+    fn masks() -> impl Strategy<Value = Array2<bool>> {
+        (1usize..40, 1usize..40, 0.1f64..0.7, any::<u64>()).prop_map(|(h, w, density, seed)| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                crate::synth::noise::unit_from_hash(crate::synth::noise::hash2(
+                    seed, x as i64, y as i64,
+                )) < density
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn matches_flood_fill_with_the_same_numbering(mask in masks(), eight in any::<bool>()) {
+            let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
+            let got = label(mask.view(), None, conn);
+            prop_assert_eq!(&got.labels, &naive(&mask, conn));
+            // Statistics against a direct scan of the label image.
+            for c in &got.components {
+                let pixels: Vec<(usize, usize)> = got.labels.indexed_iter().filter(|(_, l)| **l == c.label).map(|(p, _)| p).collect();
+                prop_assert_eq!(c.area, pixels.len());
+                let cx = pixels.iter().map(|p| p.1 as f64).sum::<f64>() / pixels.len() as f64;
+                let cy = pixels.iter().map(|p| p.0 as f64).sum::<f64>() / pixels.len() as f64;
+                prop_assert!((c.centroid.0 - cx).abs() < 1e-9 && (c.centroid.1 - cy).abs() < 1e-9);
+                prop_assert_eq!(c.bbox[0], pixels.iter().map(|p| p.1).min().unwrap());
+                prop_assert_eq!(c.bbox[3], pixels.iter().map(|p| p.0).max().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn values_give_mean_min_max() {
+        let mask = ndarray::array![
+            [true, true, false],
+            [false, false, false],
+            [false, true, false]
+        ];
+        let values = ndarray::array![[0.2f32, 0.4, 9.0], [9.0, 9.0, 9.0], [9.0, 0.7, 9.0]];
+        let got = label(mask.view(), Some(values.view()), Connectivity::Eight);
+        assert_eq!(got.components.len(), 2);
+        let a = &got.components[0];
+        assert_eq!((a.area, a.bbox), (2, [0, 0, 1, 0]));
+        assert!((a.mean - 0.3).abs() < 1e-6 && a.min == 0.2 && a.max == 0.4);
+        assert_eq!(got.components[1].centroid, (1.0, 2.0));
+    }
+
+    #[test]
+    fn diagonal_touch_depends_on_connectivity_and_threads_do_not_matter() {
+        let mask = ndarray::array![[true, false], [false, true]];
+        assert_eq!(
+            label(mask.view(), None, Connectivity::Eight)
+                .components
+                .len(),
+            1
+        );
+        assert_eq!(
+            label(mask.view(), None, Connectivity::Four)
+                .components
+                .len(),
+            2
+        );
+        let big = Array2::from_shape_fn((300, 257), |(y, x)| {
+            (x * 7 + y * 13) % 11 < 4 || (x / 30 + y / 40) % 3 == 0
+        });
+        let one = with_threads(1, || label(big.view(), None, Connectivity::Eight));
+        assert_eq!(
+            one,
+            with_threads(2, || label(big.view(), None, Connectivity::Eight))
+        );
+        assert_eq!(
+            one,
+            with_threads(7, || label(big.view(), None, Connectivity::Eight))
+        );
+    }
+}
