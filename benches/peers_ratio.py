@@ -28,7 +28,9 @@ PAIRS = [
 
 
 def ours(threads, bench_id):
-    path = os.path.join(work, f"criterion-t{threads}", *bench_id.split("/"), "new", "estimates.json")
+    # criterion stores group "gaussian/12mp" as the directory "gaussian_12mp".
+    group, param = bench_id.rsplit("/", 1)
+    path = os.path.join(work, f"criterion-t{threads}", group.replace("/", "_"), param, "new", "estimates.json")
     try:
         with open(path) as f:
             return json.load(f)["median"]["point_estimate"] / 1e6

@@ -10,7 +10,9 @@
 
 use ndarray::{Array2, ArrayView2, Zip};
 
-use super::gaussian::{gaussian_blur, gaussian_kernel};
+use super::gaussian::{
+    GaussianMethod, RECURSIVE_FROM_SIGMA, clamp_sigma, gaussian_blur_with, gaussian_kernel,
+};
 use super::separable::{Kernel1d, convolve_separable};
 
 /// Sobel derivatives `(∂/∂x, ∂/∂y)`, scaled by 1/8 so they estimate the derivative per pixel.
@@ -36,12 +38,25 @@ pub fn gradient_magnitude(src: ArrayView2<'_, f32>) -> Array2<f32> {
 }
 
 /// The Gaussian's derivative kernel of `order` 0, 1 or 2 at standard deviation `sigma` (radius ⌈4σ⌉),
-/// normalised to be exact on polynomials of that order. Orders above 2 give the order-2 kernel.
+/// normalised to be exact on polynomials of that order. Orders above 2 give the order-2 kernel. For
+/// σ so small (or ≤ 0) that the Gaussian is a single tap, the plain central differences `[-½, 0, ½]`
+/// and `[1, −2, 1]` are returned: still derivatives, never the identity.
 #[must_use]
 pub fn gaussian_derivative_kernel(sigma: f32, order: u8) -> Kernel1d {
     let g = gaussian_kernel(sigma);
-    if order == 0 || g.radius() == 0 {
+    if order == 0 {
         return g;
+    }
+    let central = || {
+        let taps = if order == 1 {
+            vec![-0.5, 0.0, 0.5]
+        } else {
+            vec![1.0, -2.0, 1.0]
+        };
+        Kernel1d::new(taps).unwrap_or_else(|_| Kernel1d::identity())
+    };
+    if g.radius() == 0 || g.taps().iter().filter(|&&t| t > 0.0).count() < 3 {
+        return central();
     }
     let r = g.radius() as isize;
     let s2 = f64::from(sigma) * f64::from(sigma);
@@ -70,8 +85,7 @@ pub fn gaussian_derivative_kernel(sigma: f32, order: u8) -> Kernel1d {
         let m2: f64 = centred.iter().zip(positions).map(|(t, x)| t * x * x).sum();
         centred.iter().map(|t| 2.0 * t / m2).collect()
     };
-    Kernel1d::new(normalised.iter().map(|&t| t as f32).collect())
-        .unwrap_or_else(|_| Kernel1d::identity())
+    Kernel1d::new(normalised.iter().map(|&t| t as f32).collect()).unwrap_or_else(|_| central())
 }
 
 /// `∂^(ox+oy) (G_σ * src) / ∂x^ox ∂y^oy` for orders 0–2 on each axis.
@@ -82,6 +96,8 @@ pub fn gaussian_derivative(
     order_x: u8,
     order_y: u8,
 ) -> Array2<f32> {
+    let (h, w) = src.dim();
+    let sigma = clamp_sigma(sigma, h, w);
     convolve_separable(
         src,
         &gaussian_derivative_kernel(sigma, order_x),
@@ -106,15 +122,23 @@ pub fn laplacian_of_gaussian(
     out
 }
 
-/// Difference of Gaussians `G_{σ₁} * src − G_{σ₂} * src` (a band-pass for σ₁ < σ₂).
+/// Difference of Gaussians `G_{σ₁} * src − G_{σ₂} * src` (a band-pass for σ₁ < σ₂). Both blurs use the
+/// same method — recursive only when both σ reach [`RECURSIVE_FROM_SIGMA`] — because subtracting a
+/// sampled blur from a recursive one would turn the recursive filter's small error into a large part
+/// of the (small) difference.
 #[must_use]
 pub fn difference_of_gaussians(
     src: ArrayView2<'_, f32>,
     sigma_1: f32,
     sigma_2: f32,
 ) -> Array2<f32> {
-    let mut out = gaussian_blur(src, sigma_1);
-    let wide = gaussian_blur(src, sigma_2);
+    let method = if sigma_1.min(sigma_2) >= RECURSIVE_FROM_SIGMA {
+        GaussianMethod::Recursive
+    } else {
+        GaussianMethod::Sampled
+    };
+    let mut out = gaussian_blur_with(src, sigma_1, method);
+    let wide = gaussian_blur_with(src, sigma_2, method);
     Zip::from(&mut out).and(&wide).par_for_each(|a, &b| *a -= b);
     out
 }
@@ -220,6 +244,36 @@ mod tests {
             .fold(0f32, f32::max);
         // Second-order agreement: (k − 1)² = 1 %, so 2 % of the peak response is a fair bound.
         assert!(err < 0.02 * scale, "{err} vs {scale}");
+    }
+
+    #[test]
+    fn dog_across_the_method_switch_stays_consistent() {
+        // σ = 3.5 and 4.2 straddle the sampled/recursive switch: the DoG must agree with the exact
+        // (sampled) DoG, not jump by the recursive filter's error.
+        let img = textured(80, 90, 5);
+        let fast = difference_of_gaussians(img.view(), 3.5, 4.2);
+        let k1 = gaussian_kernel(3.5);
+        let k2 = gaussian_kernel(4.2);
+        let exact = &naive_separable(&img, k1.taps(), k1.taps())
+            - &naive_separable(&img, k2.taps(), k2.taps());
+        let scale = exact.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = fast
+            .iter()
+            .zip(&exact)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(err < 1e-3 * scale.max(1e-6), "{err} vs {scale}");
+    }
+
+    #[test]
+    fn tiny_sigma_derivatives_are_central_differences_not_identity() {
+        let ramp = Array2::from_shape_fn((5, 9), |(_, x)| 0.1 * x as f32);
+        for sigma in [0.0f32, 0.01, -1.0] {
+            let d = gaussian_derivative(ramp.view(), sigma, 1, 0);
+            assert!((d[[2, 4]] - 0.1).abs() < 1e-6, "σ {sigma}: {}", d[[2, 4]]);
+            let d2 = gaussian_derivative(ramp.view(), sigma, 2, 0);
+            assert!(d2[[2, 4]].abs() < 1e-6);
+        }
     }
 
     #[test]

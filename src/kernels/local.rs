@@ -1,6 +1,7 @@
 //! Local mean, variance and RMS over a square window: the roughness map.
 //!
-//! Exists because a box sum must cost O(1) per pixel for the window sizes skin work needs (15–61 px),
+//! Exists because a box sum must not cost O(r²) per pixel for the window sizes skin work needs
+//! (15–61 px): here it costs O(1 + r/32) (running sums, plus the `2r` halo rows each 64-row band re-sums),
 //! and because sums of squares must not lose the small variance of skin texture (≈ 10⁻⁴ on values near
 //! 0.3): sums are accumulated in f64. Each band of output rows sums the rows it needs along x (running
 //! sums), then slides a column sum down the band. Band boundaries are fixed by the image size, not by
@@ -14,7 +15,8 @@ use super::{plane, reflect, row_major};
 /// Output rows per band: the band re-sums `2r` extra rows, so bands are taller than for convolution.
 const BAND: usize = 64;
 
-/// Mean over the `(2·radius + 1)²` window centred on each pixel (borders reflect).
+/// Mean over the `(2·radius + 1)²` window centred on each pixel (borders reflect; radii above twice
+/// the image's larger side are clamped to it).
 #[must_use]
 pub fn local_mean(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
     local_moments(src, radius, |sum, _sq, n| (sum / n) as f32)
@@ -48,6 +50,8 @@ fn local_moments(
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }
+    // Bounds memory for absurd radii (the band buffers grow with r); documented on the public fns.
+    let radius = radius.min(2 * h.max(w));
     let data = row_major(&src);
     let r = radius as isize;
     let n = ((2 * radius + 1) * (2 * radius + 1)) as f64;

@@ -9,13 +9,14 @@
 //! - Work is split into bands of output rows run in parallel with rayon. Every output pixel is
 //!   computed by the same sequence of floating-point operations whichever band or thread computes it,
 //!   and no reduction crosses bands, so results are bitwise identical whatever the thread count.
-//! - Hot loops are written over equal-length slices so the compiler vectorises them, and compiled
-//!   twice by `multiversion` (AVX2+FMA and baseline x86-64) with the best chosen at run time. The
-//!   compiler never fuses `a * b + c` into an FMA on its own, so both versions give the same bits.
+//! - Hot loops are written over equal-length slices so the compiler vectorises them, and compiled by
+//!   `multiversion` for AVX2+FMA, SSE4.1 and baseline x86-64, the best chosen at run time. The
+//!   compiler never fuses `a * b + c` into an FMA on its own, so every version gives the same bits.
 //!
-//! Why hand-written at all: measured on this project's 2-core machine at 12 MP, imageproc's Gaussian
-//! is about 3.5× slower than a plain rayon separable filter and single-threaded, its top-hat about 20×
-//! slower than OpenCV's, its labelling 4× slower (CRATES.md). Each submodule says what it adds.
+//! Why hand-written at all: in the project's crate survey on its 2-core machine at 12 MP, imageproc's
+//! Gaussian was about 3.5× slower than a plain rayon separable filter and single-threaded, its top-hat
+//! about 20× and its labelling 4.4× slower than OpenCV's. Each submodule says what it adds.
+//! `bash benches/peers.sh` measures ours against OpenCV's side by side.
 
 pub mod derivative;
 pub mod gaussian;
@@ -40,7 +41,7 @@ pub use morphology::{black_tophat, close, dilate, erode, open, white_tophat};
 pub use separable::{Kernel1d, KernelError, convolve_separable};
 pub use warp::{Interpolation, pyramid_down, warp};
 
-/// Output rows per parallel task. 16 rows of a 4000-px photo are 256 KiB of output: enough work per
+/// Output rows per parallel task. 16 rows of a 4000-px photo are 250 KiB of output: enough work per
 /// task to amortise rayon's scheduling (measured: 8 rows cost 3 % more at 12 MP), small enough for
 /// even load on 2–8 threads (188 bands at 3000 rows).
 pub(crate) const ROW_BAND: usize = 16;

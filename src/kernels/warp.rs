@@ -1,7 +1,7 @@
 //! Resampling: warping a plane by a 3 × 3 matrix (bilinear or bicubic) and the Gaussian pyramid.
 //!
-//! Exists because imageproc's warp is single-threaded (173 ms bilinear at 12 MP against OpenCV's 77 ms,
-//! CRATES.md) and `image`'s resize is slower still. Coordinates follow the report contract: pixel
+//! Exists because imageproc's warp is single-threaded (173 ms bilinear at 12 MP against OpenCV's 77 ms
+//! in the project's crate survey) and `image`'s resize is slower still. Coordinates follow the report contract: pixel
 //! centres at integers, origin at the top-left pixel's centre. [`warp`] takes the matrix that maps an
 //! *output* pixel to the *source* position it samples (the inverse of the geometric transform), so each
 //! output pixel is computed independently — rows in parallel, the source position stepped along a row.
@@ -125,7 +125,9 @@ fn bicubic(data: &[f32], w: usize, h: usize, sx: f64, sy: f64) -> f32 {
 }
 
 /// One level down the Gaussian pyramid: blur with the binomial kernel [1 4 6 4 1]/16 (σ ≈ 1) and keep
-/// every second pixel of every second row (as OpenCV's `pyrDown`). Output size ⌈h/2⌉ × ⌈w/2⌉; pixel
+/// every second pixel of every second row (as OpenCV's `pyrDown`, except that borders reflect
+/// half-sample-symmetrically where OpenCV's default mirrors about the edge pixel). Output size
+/// ⌈h/2⌉ × ⌈w/2⌉; pixel
 /// (x, y) of the output is centred on pixel (2x, 2y) of the input.
 #[must_use]
 pub fn pyramid_down(src: ArrayView2<'_, f32>) -> Array2<f32> {
