@@ -103,7 +103,7 @@ pub fn gaussian_blur_with(
         recursive_blur(&data, w, h, sigma)
     } else {
         let k = gaussian_kernel(sigma);
-        let mut out = vec![0f32; w * h];
+        let mut out = super::buffer::zeroed_f32(w * h);
         convolve_slices(&data, w, h, &mut out, &k, &k);
         plane(h, w, out)
     }
@@ -229,7 +229,7 @@ fn padding(sigma: f32) -> usize {
 fn recursive_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Array2<f32> {
     let coeffs = Yvv::new(sigma);
     let pad = padding(sigma);
-    let mut out = Array2::<f32>::zeros((h, w));
+    let mut out = super::zeroed_plane(h, w);
     recursive_columns(src, w, h, &mut out, coeffs, pad);
     if let Some(data) = out.as_slice_mut() {
         recursive_rows_in_place(data, w, coeffs, pad);

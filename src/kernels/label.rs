@@ -142,7 +142,8 @@ pub fn label(
     }
 
     // 4. The label image, rows in parallel.
-    let mut labels = Array2::<u32>::zeros((h, w));
+    let mut labels = Array2::from_shape_vec((h, w), super::buffer::zeroed_u32(h * w))
+        .unwrap_or_else(|_| Array2::zeros((h, w)));
     labels
         .outer_iter_mut()
         .into_par_iter()

@@ -18,6 +18,7 @@
 //! about 20× and its labelling 4.4× slower than OpenCV's. Each submodule says what it adds.
 //! `bash benches/peers.sh` measures ours against OpenCV's side by side.
 
+mod buffer;
 pub mod derivative;
 pub mod gaussian;
 pub mod label;
@@ -71,6 +72,11 @@ pub(crate) fn row_major<'a>(src: &'a ArrayView2<'_, f32>) -> Cow<'a, [f32]> {
 /// A plane of the given shape from row-major samples (the shape always matches by construction).
 pub(crate) fn plane(height: usize, width: usize, data: Vec<f32>) -> Array2<f32> {
     Array2::from_shape_vec((height, width), data).unwrap_or_else(|_| Array2::zeros((height, width)))
+}
+
+/// A zeroed plane backed by huge pages where possible ([`buffer`]).
+pub(crate) fn zeroed_plane(height: usize, width: usize) -> Array2<f32> {
+    plane(height, width, buffer::zeroed_f32(height * width))
 }
 
 #[cfg(test)]

@@ -109,7 +109,7 @@ pub fn black_tophat(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
 fn disk_filter<E: Extremum>(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
     let (h, w) = src.dim();
     let radius = radius.min(2 * h.max(w));
-    let mut out = vec![0f32; h * w];
+    let mut out = super::buffer::zeroed_f32(h * w);
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }

@@ -107,7 +107,7 @@ pub fn convolve_separable(
     vertical: &Kernel1d,
 ) -> Array2<f32> {
     let (h, w) = src.dim();
-    let mut out = vec![0f32; h * w];
+    let mut out = super::buffer::zeroed_f32(h * w);
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }

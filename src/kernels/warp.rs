@@ -40,7 +40,7 @@ pub fn warp(
     fill: f32,
 ) -> Array2<f32> {
     let (h, w) = src.dim();
-    let mut out = vec![fill; out_height * out_width];
+    let mut out = super::buffer::filled_f32(out_height * out_width, fill);
     if h == 0 || w == 0 || out_height == 0 || out_width == 0 {
         return plane(out_height, out_width, out);
     }
@@ -134,7 +134,7 @@ pub fn pyramid_down(src: ArrayView2<'_, f32>) -> Array2<f32> {
     const K: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
     let (h, w) = src.dim();
     let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let mut out = vec![0f32; oh * ow];
+    let mut out = super::buffer::zeroed_f32(oh * ow);
     if h == 0 || w == 0 {
         return plane(oh, ow, out);
     }
