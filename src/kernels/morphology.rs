@@ -175,7 +175,7 @@ fn slot_index(slot: usize, x: usize, row: usize, rows: usize) -> usize {
 /// width straight into its slot for source row `row` (each slot row starts from the previous slot's,
 /// so nothing is copied twice).
 #[allow(clippy::too_many_arguments)]
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
 fn running_maxima<E: Extremum>(
     seg: &[f32],
     tw: usize,
@@ -224,7 +224,7 @@ const BLOCK: usize = 16;
 
 /// `dst[x] = extremum over dy of maxima[slot_of[dy]][row0 + dy][x]`, in register blocks: each source
 /// row is read once and `dst` written once.
-#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
 fn combine_rows<E: Extremum>(
     dst: &mut [f32],
     maxima: &[f32],
