@@ -276,7 +276,11 @@ fn recursive_rows_in_place(data: &mut [f32], w: usize, c: Yvv, pad: usize) {
 /// Forward then backward recursion over `buf`, each position a vector of independent lanes. The state
 /// is f64; the stored intermediate is f32 (a rounded stored value only feeds the backward pass as an
 /// input, with unit gain; a rounded *state* would be amplified by 1/b).
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn recurse_lanes(buf: &mut [[f32; LANES]], c: Yvv) {
     let n = buf.len();
     let widen = |v: &[f32; LANES]| v.map(f64::from);
@@ -364,13 +368,21 @@ fn recursive_columns(src: &[f32], w: usize, h: usize, dst: &mut Array2<f32>, c: 
 }
 
 /// One forward step for a row segment: `v = b·x + a·state`, state shifted, `v` stored if asked.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn forward_row(x: &[f32], state: &mut [f64], sw: usize, c: Yvv, out: Option<&mut [f32]>) {
     step_row(x, state, sw, c, out);
 }
 
 /// One backward step, in place: each sample is read before it is overwritten.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn backward_row(row: &mut [f32], state: &mut [f64], sw: usize, c: Yvv) {
     let (p1, rest) = state.split_at_mut(sw);
     let (p2, p3) = rest.split_at_mut(sw);

@@ -119,7 +119,11 @@ fn row_window_sums(row: &[f32], radius: usize, sums: &mut [f64], squares: &mut [
     }
 }
 
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn add_row(acc: &mut [f64], row: &[f64], sign: f64) {
     for (a, &v) in acc.iter_mut().zip(row) {
         *a += sign * v;

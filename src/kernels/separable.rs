@@ -150,7 +150,11 @@ fn source_row(src: &[f32], w: usize, h: usize, y: isize) -> &[f32] {
 const BLOCK: usize = 16;
 
 /// `dst[x] = Σ_j k[j] · src[y + j − r][x]`.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn vertical_pass(src: &[f32], w: usize, h: usize, y: usize, k: &Kernel1d, dst: &mut [f32]) {
     let r = k.radius();
     let t = &k.taps;
@@ -225,7 +229,11 @@ fn pad_reflect(row: &[f32], r: usize, padded: &mut [f32]) {
 }
 
 /// `out[x] = Σ_i k[i] · padded[x + i]`.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn horizontal_pass(padded: &[f32], k: &Kernel1d, out: &mut [f32]) {
     let r = k.radius();
     let t = &k.taps;

@@ -62,7 +62,11 @@ pub fn warp(
 /// One output row, any matrix and interpolation. Multiversioned so `floor` compiles to one
 /// instruction: on baseline x86-64 it is a libm call, which measured as the largest cost of a warp.
 #[allow(clippy::too_many_arguments)]
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn general_row(
     data: &[f32],
     w: usize,
@@ -104,7 +108,11 @@ const CHUNK: usize = 16;
 /// One output row of an affine bilinear warp. Chunks whose taps all lie inside the source skip the
 /// border reflection and read each tap pair as one slice. Edge chunks take the general path. Both use
 /// exactly the arithmetic of [`bilinear`], so the path a pixel takes never changes its value.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx2+fma", "x86_64+avx2+fma", "x86_64+sse4.1"))]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
 fn bilinear_affine_row(
     data: &[f32],
     w: usize,
