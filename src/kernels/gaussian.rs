@@ -251,26 +251,65 @@ fn recursive_rows_in_place(data: &mut [f32], w: usize, c: Yvv, pad: usize) {
         || vec![[0f32; LANES]; len],
         |buf, block| {
             let rows = block.len() / w;
-            for l in 0..LANES {
-                // Lanes past the last row of a short final block repeat its last row; never written.
-                let y = l.min(rows - 1);
-                let row = &block[y * w..(y + 1) * w];
-                for (cell, &v) in buf[pad..pad + w].iter_mut().zip(row) {
-                    cell[l] = v;
-                }
-                for i in 0..pad {
-                    buf[pad - 1 - i][l] = row[reflect(-1 - i as isize, w)];
-                    buf[pad + w + i][l] = row[reflect((w + i) as isize, w)];
-                }
-            }
+            transpose_in(block, w, rows, pad, buf);
             recurse_lanes(buf, c);
-            for (l, row) in block.chunks_exact_mut(w).enumerate() {
-                for (v, cell) in row.iter_mut().zip(&buf[pad..pad + w]) {
-                    *v = cell[l];
-                }
-            }
+            transpose_out(buf, w, pad, block);
         },
     );
+}
+
+/// Columns per tile when transposing a block into lanes and back: a tile of the lane buffer is
+/// `TILE_X` cache lines, so it stays in L1 while all 16 rows are written into it. Sweeping one whole
+/// row per lane instead streamed the 256 KiB buffer through L1 sixteen times per block (perf: a third
+/// of the recursive blur's time).
+const TILE_X: usize = 16;
+
+/// Rows of `block` into the lane buffer, reflected padding included. Lanes past the last row of a
+/// short final block repeat that row (they are never written back).
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
+fn transpose_in(block: &[f32], w: usize, rows: usize, pad: usize, buf: &mut [[f32; LANES]]) {
+    let row_of = |l: usize| {
+        let y = l.min(rows - 1);
+        &block[y * w..(y + 1) * w]
+    };
+    for x0 in (0..w).step_by(TILE_X) {
+        let xe = (x0 + TILE_X).min(w);
+        let cells = &mut buf[pad + x0..pad + xe];
+        for l in 0..LANES {
+            for (cell, &v) in cells.iter_mut().zip(&row_of(l)[x0..xe]) {
+                cell[l] = v;
+            }
+        }
+    }
+    for l in 0..LANES {
+        let row = row_of(l);
+        for i in 0..pad {
+            buf[pad - 1 - i][l] = row[reflect(-1 - i as isize, w)];
+            buf[pad + w + i][l] = row[reflect((w + i) as isize, w)];
+        }
+    }
+}
+
+/// The lane buffer's image part back into the rows of `block`, tile by tile.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
+fn transpose_out(buf: &[[f32; LANES]], w: usize, pad: usize, block: &mut [f32]) {
+    for x0 in (0..w).step_by(TILE_X) {
+        let xe = (x0 + TILE_X).min(w);
+        let cells = &buf[pad + x0..pad + xe];
+        for (l, row) in block.chunks_exact_mut(w).enumerate() {
+            for (v, cell) in row[x0..xe].iter_mut().zip(cells) {
+                *v = cell[l];
+            }
+        }
+    }
 }
 
 /// Forward then backward recursion over `buf`, each position a vector of independent lanes. The state
