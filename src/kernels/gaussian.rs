@@ -271,6 +271,8 @@ const TILE_X: usize = 16;
     "x86_64+avx2+fma",
     "x86_64+sse4.1"
 ))]
+// The lane index addresses both a row of `block` and a slot of each cell: an index loop says that best.
+#[allow(clippy::needless_range_loop)]
 fn transpose_in(block: &[f32], w: usize, rows: usize, pad: usize, buf: &mut [[f32; LANES]]) {
     let row_of = |l: usize| {
         let y = l.min(rows - 1);
