@@ -94,6 +94,15 @@ pub(crate) mod testutil {
             .install(f)
     }
 
+    /// Asserts that `f` gives the same result, to the bit, on 1, 2 and 7 threads.
+    pub fn assert_thread_independent<T: PartialEq + std::fmt::Debug + Send>(
+        f: impl Fn() -> T + Sync,
+    ) {
+        let one = with_threads(1, &f);
+        assert_eq!(one, with_threads(2, &f), "1 vs 2 threads");
+        assert_eq!(one, with_threads(7, &f), "1 vs 7 threads");
+    }
+
     /// Skin-like test plane: smooth shading plus deterministic high-frequency detail.
     pub fn textured(height: usize, width: usize, seed: u64) -> Array2<f32> {
         Array2::from_shape_fn((height, width), |(y, x)| {
