@@ -12,7 +12,7 @@
 //! definition bit for bit (no arithmetic, only comparisons). Inputs must not hold NaN (see [`Max`]).
 //! Radii are clamped to twice the image's larger side, which bounds memory for absurd requests.
 
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::{plane, reflect, row_major};
@@ -67,13 +67,13 @@ fn disk_half_widths(radius: usize) -> Vec<usize> {
 /// Dilation (local maximum) over a disk of `radius` px.
 #[must_use]
 pub fn dilate(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
-    disk_filter::<Max>(src, radius)
+    disk_filter::<Max>(src, radius, None)
 }
 
 /// Erosion (local minimum) over a disk of `radius` px.
 #[must_use]
 pub fn erode(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
-    disk_filter::<Min>(src, radius)
+    disk_filter::<Min>(src, radius, None)
 }
 
 /// Opening: erosion then dilation (removes bright detail smaller than the disk).
@@ -91,28 +91,52 @@ pub fn close(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
 /// White top-hat `src − open(src)`: bright detail smaller than the disk, ≥ 0.
 #[must_use]
 pub fn white_tophat(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
-    let mut out = open(src, radius);
-    Zip::from(&mut out)
-        .and(&src)
-        .par_for_each(|o, &s| *o = s - *o);
-    out
+    let eroded = erode(src, radius);
+    disk_filter::<Max>(
+        eroded.view(),
+        radius,
+        Some(Residue {
+            reference: src,
+            sign: -1.0,
+        }),
+    )
 }
 
 /// Black top-hat `close(src) − src`: dark detail smaller than the disk (pores), ≥ 0.
 #[must_use]
 pub fn black_tophat(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
-    let mut out = close(src, radius);
-    Zip::from(&mut out).and(&src).par_for_each(|o, &s| *o -= s);
-    out
+    let dilated = dilate(src, radius);
+    disk_filter::<Min>(
+        dilated.view(),
+        radius,
+        Some(Residue {
+            reference: src,
+            sign: 1.0,
+        }),
+    )
 }
 
-fn disk_filter<E: Extremum>(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
+/// A top-hat's last step fused into the second filter: each output row, once filtered, becomes
+/// `sign · (filtered − reference)` while it is still in cache, instead of a separate pass over three
+/// full planes afterwards.
+#[derive(Clone, Copy)]
+struct Residue<'a> {
+    reference: ArrayView2<'a, f32>,
+    sign: f32,
+}
+
+fn disk_filter<E: Extremum>(
+    src: ArrayView2<'_, f32>,
+    radius: usize,
+    residue: Option<Residue<'_>>,
+) -> Array2<f32> {
     let (h, w) = src.dim();
     let radius = radius.min(2 * h.max(w));
     let mut out = super::buffer::zeroed_f32(h * w);
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }
+    let reference = residue.as_ref().map(|r| (row_major(&r.reference), r.sign));
     let data = row_major(&src);
     let widths = disk_half_widths(radius);
     let r = radius;
@@ -160,6 +184,12 @@ fn disk_filter<E: Extremum>(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f
                 // Combine down the rows.
                 for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
                     combine_rows::<E>(&mut out_row[x0..x0 + tw], maxima, &slot_of, i, src_rows);
+                }
+            }
+            if let Some((reference, sign)) = &reference {
+                let (start, len) = (y0 * w, out.len());
+                for (o, &r) in out.iter_mut().zip(&reference[start..start + len]) {
+                    *o = sign * (*o - r);
                 }
             }
         },
@@ -301,6 +331,14 @@ mod tests {
         fn dilation_and_erosion_equal_the_definition(img in planes(45), radius in 0usize..9) {
             prop_assert_eq!(dilate(img.view(), radius), naive(&img, radius, true));
             prop_assert_eq!(erode(img.view(), radius), naive(&img, radius, false));
+        }
+
+        // The top-hats fuse their subtraction into the second filter: they must equal the two-step
+        // definitions exactly (a − b, and −(a − b) = b − a, are exact in IEEE arithmetic).
+        #[test]
+        fn fused_tophats_equal_their_definitions(img in planes(40), radius in 0usize..7) {
+            prop_assert_eq!(black_tophat(img.view(), radius), &close(img.view(), radius) - &img);
+            prop_assert_eq!(white_tophat(img.view(), radius), &img - &open(img.view(), radius));
         }
 
         #[test]
