@@ -15,8 +15,8 @@ use super::{plane, reflect, row_major};
 /// Output rows per band: the band re-sums `2r` extra rows, so bands are taller than for convolution.
 const BAND: usize = 64;
 
-/// Mean over the `(2·radius + 1)²` window centred on each pixel (borders reflect; radii above twice
-/// the image's larger side are clamped to it).
+/// Mean over the `(2·radius + 1)²` window centred on each pixel (borders reflect; any radius, memory
+/// bounded by the image).
 #[must_use]
 pub fn local_mean(src: ArrayView2<'_, f32>, radius: usize) -> Array2<f32> {
     local_moments(src, radius, |sum, _sq, n| (sum / n) as f32)
@@ -50,40 +50,50 @@ fn local_moments(
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }
-    // Bounds memory for absurd radii (the band buffers grow with r); documented on the public fns.
-    let radius = radius.min(2 * h.max(w));
     let data = row_major(&src);
     let r = radius as isize;
     let n = ((2 * radius + 1) * (2 * radius + 1)) as f64;
-    out.par_chunks_mut(BAND * w)
-        .enumerate()
-        .for_each(|(band, out)| {
+    // Horizontal sums are kept per source row the band needs. When the window is taller than the
+    // image, many of those are reflections of the same row: then one slot per image row is kept and
+    // reached through `reflect`, so memory never exceeds the image's size whatever the radius.
+    let band_rows = BAND + 2 * radius;
+    let per_image_row = band_rows > h;
+    let slots = if per_image_row { h } else { band_rows };
+    // Buffers are per worker, not per band: megabyte buffers allocated band after band each went
+    // through mmap and page faults (as measured for the recursive Gaussian).
+    out.par_chunks_mut(BAND * w).enumerate().for_each_init(
+        || (vec![0f64; slots * w], vec![0f64; slots * w]),
+        |(hsum, hsq), (band, out)| {
             let y0 = (band * BAND) as isize;
             let rows = out.len() / w;
-            // Horizontal window sums of every source row the band needs.
             let needed = rows + 2 * radius;
-            let mut hsum = vec![0f64; needed * w];
-            let mut hsq = vec![0f64; needed * w];
-            for i in 0..needed {
-                let y = reflect(y0 - r + i as isize, h);
-                let row = &data[y * w..(y + 1) * w];
-                row_window_sums(
-                    row,
-                    radius,
-                    &mut hsum[i * w..(i + 1) * w],
-                    &mut hsq[i * w..(i + 1) * w],
-                );
+            let source = |i: usize| reflect(y0 - r + i as isize, h);
+            let slot = |i: usize| if per_image_row { source(i) } else { i };
+            if per_image_row {
+                for y in 0..h {
+                    let (sums, squares) =
+                        (&mut hsum[y * w..(y + 1) * w], &mut hsq[y * w..(y + 1) * w]);
+                    row_window_sums(&data[y * w..(y + 1) * w], radius, sums, squares);
+                }
+            } else {
+                for i in 0..needed {
+                    let y = source(i);
+                    let (sums, squares) =
+                        (&mut hsum[i * w..(i + 1) * w], &mut hsq[i * w..(i + 1) * w]);
+                    row_window_sums(&data[y * w..(y + 1) * w], radius, sums, squares);
+                }
             }
             // Slide the vertical window down the band.
             let mut csum = vec![0f64; w];
             let mut csq = vec![0f64; w];
             for i in 0..=2 * radius {
-                add_row(&mut csum, &hsum[i * w..(i + 1) * w], 1.0);
-                add_row(&mut csq, &hsq[i * w..(i + 1) * w], 1.0);
+                let k = slot(i);
+                add_row(&mut csum, &hsum[k * w..(k + 1) * w], 1.0);
+                add_row(&mut csq, &hsq[k * w..(k + 1) * w], 1.0);
             }
             for (i, out_row) in out.chunks_exact_mut(w).enumerate() {
                 if i > 0 {
-                    let (enter, leave) = (i + 2 * radius, i - 1);
+                    let (enter, leave) = (slot(i + 2 * radius), slot(i - 1));
                     add_row(&mut csum, &hsum[enter * w..(enter + 1) * w], 1.0);
                     add_row(&mut csum, &hsum[leave * w..(leave + 1) * w], -1.0);
                     add_row(&mut csq, &hsq[enter * w..(enter + 1) * w], 1.0);
@@ -93,7 +103,8 @@ fn local_moments(
                     *o = finish(s, q, n);
                 }
             }
-        });
+        },
+    );
     plane(h, w, out)
 }
 
@@ -171,6 +182,26 @@ mod tests {
             let fv = local_variance(img.view(), radius);
             prop_assert!(fm.iter().zip(&m).all(|(a, b)| (a - b).abs() < 1e-6));
             prop_assert!(fv.iter().zip(&v).all(|(a, b)| (a - b).abs() < 1e-6));
+        }
+    }
+
+    #[test]
+    fn both_row_storage_paths_match_the_reference() {
+        // 200 rows: bands keep one slot per needed row. 5 rows with r = 40: one slot per image row.
+        for (img, radius) in [(textured(200, 50, 11), 3usize), (textured(5, 7, 12), 40)] {
+            let (m, v) = naive(&img, radius);
+            assert!(
+                local_mean(img.view(), radius)
+                    .iter()
+                    .zip(&m)
+                    .all(|(a, b)| (a - b).abs() < 1e-6)
+            );
+            assert!(
+                local_variance(img.view(), radius)
+                    .iter()
+                    .zip(&v)
+                    .all(|(a, b)| (a - b).abs() < 1e-6)
+            );
         }
     }
 

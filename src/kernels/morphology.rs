@@ -10,7 +10,7 @@
 //! rows, so the cost per pixel is about `(2r + 1) + 2r·(32 + 2r)/32` comparisons (25 + 16 at r = 6).
 //! Borders reflect. Erosion is the same with minima. For finite inputs the result equals the naive
 //! definition bit for bit (no arithmetic, only comparisons). Inputs must not hold NaN (see [`Max`]).
-//! Radii are clamped to twice the image's larger side, which bounds memory for absurd requests.
+//! Radii above 3·max(h, w) + 1 are clamped, which changes no value (see `disk_filter`) and bounds memory.
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -131,7 +131,10 @@ fn disk_filter<E: Extremum>(
     residue: Option<Residue<'_>>,
 ) -> Array2<f32> {
     let (h, w) = src.dim();
-    let radius = radius.min(2 * h.max(w));
+    // A disk with r ≥ √(4w² + 4h²) covers a whole period of the reflected image in both directions,
+    // so its result is the image's global extremum; 3·max(h, w) + 1 exceeds that bound, so clamping
+    // there changes no value while bounding memory for absurd radii.
+    let radius = radius.min(3 * h.max(w) + 1);
     let mut out = super::buffer::zeroed_f32(h * w);
     if h == 0 || w == 0 {
         return plane(h, w, out);

@@ -162,9 +162,11 @@ fn vertical_pass(src: &[f32], w: usize, h: usize, y: usize, k: &Kernel1d, dst: &
     let t = &k.taps;
     let y = y as isize;
     if k.symmetry == Symmetry::Symmetric && r <= 16 {
-        let rows: Vec<&[f32]> = (-(r as isize)..=r as isize)
-            .map(|j| source_row(src, w, h, y + j))
-            .collect();
+        // At most 33 rows here (r ≤ 16): a stack array, not an allocation per output row.
+        let mut rows: [&[f32]; 33] = [&[]; 33];
+        for (j, slot) in rows.iter_mut().enumerate().take(2 * r + 1) {
+            *slot = source_row(src, w, h, y + j as isize - r as isize);
+        }
         let blocks = w / BLOCK;
         for b in 0..blocks {
             let x0 = b * BLOCK;
