@@ -15,6 +15,17 @@ fn skintex() -> Command {
     Command::cargo_bin("skintex").unwrap()
 }
 
+/// `skintex [global…] analyze PHOTOS -o OUT`.
+fn analyze(global: &[&str], photos: &Path, out: &Path) -> Command {
+    let mut cmd = skintex();
+    cmd.args(global)
+        .arg("analyze")
+        .arg(photos)
+        .arg("-o")
+        .arg(out);
+    cmd
+}
+
 fn small_series(root: &Path) {
     let config = SynthConfig {
         width: 160,
@@ -56,11 +67,7 @@ fn analyze_writes_a_valid_report_per_patient() {
     let photos = tempfile::tempdir().unwrap();
     small_series(photos.path());
     let out = tempfile::tempdir().unwrap();
-    skintex()
-        .args(["analyze"])
-        .arg(photos.path())
-        .arg("-o")
-        .arg(out.path())
+    analyze(&[], photos.path(), out.path())
         .assert()
         .success()
         .code(0);
@@ -116,13 +123,7 @@ fn bad_inputs_are_reported_and_the_rest_is_analysed() {
     let before = snapshot(p);
 
     let out = tempfile::tempdir().unwrap();
-    let assert = skintex()
-        .arg("analyze")
-        .arg(p)
-        .arg("-o")
-        .arg(out.path())
-        .assert()
-        .code(1);
+    let assert = analyze(&[], p, out.path()).assert().code(1);
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
 
     let report = read_json(&out.path().join("P003/report.json"));
@@ -190,11 +191,7 @@ fn reports_are_byte_identical_whatever_the_thread_count() {
     let mut outputs = Vec::new();
     for threads in ["1", "2", "7"] {
         let out = tempfile::tempdir().unwrap();
-        skintex()
-            .args(["-j", threads, "analyze"])
-            .arg(photos.path())
-            .arg("-o")
-            .arg(out.path())
+        analyze(&["-j", threads], photos.path(), out.path())
             .assert()
             .code(1);
         let files: Vec<Vec<u8>> = ["P001", "P002", "P003"]
@@ -219,11 +216,7 @@ fn usage_errors_exit_2() {
         .code(2)
         .stderr(predicate::str::contains("cannot read the photo folder"));
     small_series(dir.path());
-    skintex()
-        .arg("analyze")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(dir.path().join("P001/out"))
+    analyze(&[], dir.path(), &dir.path().join("P001/out"))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("inside the photo folder"));
@@ -295,13 +288,7 @@ fn progress_bar_stays_off_a_non_terminal_stderr_and_quiet_drops_the_summary() {
     small_series(photos.path());
     let out = tempfile::tempdir().unwrap();
     // assert_cmd captures stderr through a pipe: no bar may be drawn there, only the summary line.
-    let loud = skintex()
-        .arg("analyze")
-        .arg(photos.path())
-        .arg("-o")
-        .arg(out.path())
-        .assert()
-        .success();
+    let loud = analyze(&[], photos.path(), out.path()).assert().success();
     let stderr = String::from_utf8(loud.get_output().stderr.clone()).unwrap();
     assert!(
         !stderr.contains("photos ·") && !stderr.contains('\r'),
@@ -311,12 +298,7 @@ fn progress_bar_stays_off_a_non_terminal_stderr_and_quiet_drops_the_summary() {
         stderr.starts_with("analysed 6 of 6 photos of 2 patients"),
         "{stderr:?}"
     );
-    let quiet = skintex()
-        .arg("-q")
-        .arg("analyze")
-        .arg(photos.path())
-        .arg("-o")
-        .arg(out.path())
+    let quiet = analyze(&["-q"], photos.path(), out.path())
         .assert()
         .success();
     assert!(quiet.get_output().stderr.is_empty());

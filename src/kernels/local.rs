@@ -60,7 +60,7 @@ fn local_moments(
     let per_image_row = band_rows > h;
     let slots = if per_image_row { h } else { band_rows };
     // Buffers are per worker, not per band: megabyte buffers allocated band after band each went
-    // through mmap and page faults (as measured for the recursive Gaussian).
+    // through mmap and page faults (measured: local RMS r = 7 at 12 MP from 63 to 43 ms, one thread).
     out.par_chunks_mut(BAND * w).enumerate().for_each_init(
         || (vec![0f64; slots * w], vec![0f64; slots * w]),
         |(hsum, hsq), (band, out)| {

@@ -60,7 +60,8 @@ pub fn warp(
 }
 
 /// One output row, any matrix and interpolation. Multiversioned so `floor` compiles to one
-/// instruction: on baseline x86-64 it is a libm call, which measured as the largest cost of a warp.
+/// instruction: on baseline x86-64 it is a libm call. Avoiding it (truncation in the interior fast
+/// path, multiversioned rows) took the 12 MP bilinear warp from 111 to 66 ms on one thread.
 #[allow(clippy::too_many_arguments)]
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
