@@ -8,11 +8,12 @@
 //! outcomes to exit codes. Data flows as DESIGN.md draws it:
 //!
 //! ```text
-//! series::discover → io::load_photo → (align) → (metrics) → report
+//! series::discover → io::load_photo → align → (metrics) → report
 //! ```
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`align`] | registration of each session to its baseline, photometric normalisation, quality gate |
 //! | [`kernels`] | parallel f32 image kernels: convolution, Gaussian, morphology, labelling, warps |
 //! | [`io`] | decoding JPEG/PNG/TIFF (8/16-bit, EXIF orientation and date) into linear `f32` planes |
 //! | [`series`] | patients, dated sessions and views in a photo folder; `series.toml` |
@@ -20,6 +21,7 @@
 //! | [`report`] | the `report.json` contract and atomic writing |
 //! | [`synth`] | deterministic synthetic skin series with exact ground truth |
 
+pub mod align;
 pub mod io;
 pub mod kernels;
 pub mod pipeline;

@@ -251,6 +251,41 @@ pub fn pyramid_down(src: ArrayView2<'_, f32>) -> Array2<f32> {
     plane(oh, ow, out)
 }
 
+/// Block average: each output pixel is the mean of a `factor × factor` block of the input (blocks at
+/// the right and bottom edges are cut short and averaged over what they hold). Output pixel `(x, y)` is
+/// centred on input position `(factor·x + (factor−1)/2, factor·y + (factor−1)/2)` for full blocks. One
+/// pass over the input: the cheap way to a thumbnail or a shading estimate from a 12 MP plane.
+#[must_use]
+pub fn downsample_area(src: ArrayView2<'_, f32>, factor: usize) -> Array2<f32> {
+    let factor = factor.max(1);
+    let (h, w) = src.dim();
+    let (oh, ow) = (h.div_ceil(factor), w.div_ceil(factor));
+    let mut out = super::buffer::zeroed_f32(oh * ow);
+    if oh == 0 || ow == 0 {
+        return plane(oh, ow, out);
+    }
+    let data = row_major(&src);
+    out.par_chunks_mut(ow).enumerate().for_each_init(
+        || vec![0f32; w],
+        |column_sum, (oy, row)| {
+            let rows = oy * factor..((oy + 1) * factor).min(h);
+            let n_rows = rows.len();
+            column_sum.iter_mut().for_each(|v| *v = 0.0);
+            for y in rows {
+                column_sum
+                    .iter_mut()
+                    .zip(&data[y * w..(y + 1) * w])
+                    .for_each(|(d, &s)| *d += s);
+            }
+            for (ox, o) in row.iter_mut().enumerate() {
+                let cols = &column_sum[ox * factor..((ox + 1) * factor).min(w)];
+                *o = cols.iter().sum::<f32>() / (cols.len() * n_rows) as f32;
+            }
+        },
+    );
+    plane(oh, ow, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +320,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn area_downsample_averages_blocks_including_cut_edges() {
+        let img = Array2::from_shape_fn((5, 7), |(y, x)| (10 * y + x) as f32);
+        let out = downsample_area(img.view(), 3);
+        assert_eq!(out.dim(), (2, 3));
+        // Full block rows 0–2, columns 0–2: mean of 0,1,2,10,11,12,20,21,22 = 11.
+        assert_eq!(out[[0, 0]], 11.0);
+        // Cut block: rows 3–4, column 6 → (36 + 46) / 2.
+        assert_eq!(out[[1, 2]], 41.0);
+        assert_thread_independent(|| downsample_area(textured(97, 131, 3).view(), 4));
     }
 
     #[test]

@@ -1,0 +1,429 @@
+//! Registration of each session photo to its baseline: a global affine map, a photometric
+//! normalisation, and a quality verdict that refuses to report a bad fit as a good one.
+//!
+//! The stages, on a log-luminance pyramid (on log-luminance an exposure gain is an offset and a gamma
+//! change a scale, so both drop out of every fit below):
+//! 1. **Coarse** ([`features`], [`ransac`]): oriented FAST keypoints with steered binary descriptors on
+//!    the level whose long side is at most [`AlignOptions::feature_side`], mutual-nearest matching, then
+//!    RANSAC over two-point similarities and an affine refit on the inliers. Tolerates the whole range
+//!    the product promises (rotation ±15°, scale ±15 %, shift 15 %, gain ±30 %, gamma 0.8–1.2) because
+//!    descriptors are steered by orientation and compare intensities only with each other.
+//! 2. **Fine** ([`refine`]): inverse-compositional Lucas–Kanade on ~60 000 strong-gradient baseline
+//!    points per level, coarse to fine down to the level whose long side is at most
+//!    [`AlignOptions::fine_side`], with a per-iteration gain/offset and Huber weights.
+//! 3. **Quality** ([`quality`]): overlap, the normalised cross-correlation of the band-passed images
+//!    (`ncc`), and the local residual misregistration measured tile by tile (`residual_px`), mapped to
+//!    `ok` / `poor` / `failed` by [`QualityThresholds`].
+//! 4. **Photometric normalisation** ([`photometric`]): a per-channel gain and gamma fitted on the
+//!    heavily low-passed overlap, so that white balance and exposure are matched without touching the
+//!    fine texture the metrics measure.
+//!
+//! How metrics should use the result: the matrix, not resampled pixels. Interpolation is a low-pass
+//! filter, so a warped session would read smoother than its baseline and invent an improvement. Metrics
+//! are measured on each photo in its own pixel grid, with the region of interest mapped through
+//! [`Alignment::matrix`] and lengths scaled by its [`geometry::Affine::scale`]. Warped images
+//! ([`preview`]) are for people to look at.
+
+pub mod features;
+pub mod geometry;
+pub mod photometric;
+pub mod preview;
+pub mod quality;
+pub mod ransac;
+pub mod refine;
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::kernels::gaussian_blur;
+use crate::kernels::warp::pyramid_down;
+use features::{Descriptor, FeatureOptions, Keypoint};
+use geometry::Affine;
+use refine::{Motion, Template};
+
+pub use quality::QualityThresholds;
+
+/// Offset added to linear luminance before the logarithm: keeps sensor noise in near-black pixels from
+/// becoming large log-luminance swings (1/512 is about code value 12 of 255 in sRGB).
+const LOG_FLOOR: f32 = 1.0 / 512.0;
+/// Smallest long side of the coarsest pyramid level kept.
+const MIN_LEVEL_SIDE: usize = 96;
+
+/// Settings for [`align`].
+#[derive(Debug, Clone)]
+pub struct AlignOptions {
+    /// Keypoints are found on the first pyramid level whose long side is at most this.
+    pub feature_side: usize,
+    /// Refinement stops at the first level whose long side is at most this: at 12 MP (4000 px) that is
+    /// the 2000 px level, where a hundredth of a pixel is two hundredths at full resolution.
+    pub fine_side: usize,
+    /// Keypoint settings.
+    pub features: FeatureOptions,
+    /// Points selected per pyramid level for the refinement.
+    pub template_points: usize,
+    /// Correspondences the coarse stage needs before its estimate is trusted.
+    pub min_inliers: usize,
+    /// Verdict thresholds.
+    pub thresholds: QualityThresholds,
+}
+
+impl Default for AlignOptions {
+    fn default() -> Self {
+        Self {
+            feature_side: 1600,
+            fine_side: 2048,
+            features: FeatureOptions::default(),
+            template_points: 60_000,
+            min_inliers: 15,
+            thresholds: QualityThresholds::default(),
+        }
+    }
+}
+
+/// One photo's alignment pyramid: smoothed log-luminance per level from the fine level up, and
+/// the keypoints of the feature level.
+#[derive(Debug)]
+pub struct Prepared {
+    width: usize,
+    height: usize,
+    fine_level: u32,
+    feature_level: u32,
+    /// Index = pyramid level; `None` below the fine level.
+    logs: Vec<Option<Array2<f32>>>,
+    keypoints: Vec<Keypoint>,
+    descriptors: Vec<Descriptor>,
+}
+
+impl Prepared {
+    /// Builds the pyramid and keypoints from a linear-luminance plane.
+    #[must_use]
+    pub fn new(luminance: ArrayView2<'_, f32>, options: &AlignOptions) -> Self {
+        let (height, width) = luminance.dim();
+        let long = width.max(height);
+        let level_for = |side: usize| -> u32 {
+            let mut level = 0;
+            while (long >> level) > side.max(1) {
+                level += 1;
+            }
+            level
+        };
+        let mut top = 0u32;
+        while (long >> (top + 1)) >= MIN_LEVEL_SIDE {
+            top += 1;
+        }
+        let fine_level = level_for(options.fine_side).min(top);
+        let feature_level = level_for(options.feature_side).clamp(fine_level, top);
+
+        let log_smoothed = |plane: ArrayView2<'_, f32>| -> Array2<f32> {
+            let mut log = plane.to_owned();
+            log.par_mapv_inplace(|v| (v.max(0.0) + LOG_FLOOR).ln());
+            gaussian_blur(log.view(), 1.0)
+        };
+        let mut logs: Vec<Option<Array2<f32>>> = Vec::new();
+        let mut current: Option<Array2<f32>> = None;
+        for level in 0..=top {
+            if level > 0 {
+                let source = current.as_ref().map_or(luminance, |a| a.view());
+                current = Some(pyramid_down(source));
+            }
+            let plane = current.as_ref().map_or(luminance, |a| a.view());
+            logs.push((level >= fine_level).then(|| log_smoothed(plane)));
+        }
+        let (keypoints, descriptors) = match &logs[feature_level as usize] {
+            Some(detect) => {
+                // BRIEF wants σ ≈ 2 in total; the level is already at σ = 1.
+                let describe = gaussian_blur(detect.view(), 3f32.sqrt());
+                features::detect_and_describe(detect.view(), describe.view(), &options.features)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        Self {
+            width,
+            height,
+            fine_level,
+            feature_level,
+            logs,
+            keypoints,
+            descriptors,
+        }
+    }
+
+    /// Width of the photo, px.
+    #[must_use]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height of the photo, px.
+    #[must_use]
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    fn log(&self, level: u32) -> Option<ArrayView2<'_, f32>> {
+        self.logs.get(level as usize)?.as_ref().map(|a| a.view())
+    }
+
+    fn top_level(&self) -> u32 {
+        self.logs.len().saturating_sub(1) as u32
+    }
+}
+
+/// The baseline side: its pyramid plus the refinement points of every level, built once and reused for
+/// every session of the view.
+#[derive(Debug)]
+pub struct Reference {
+    prepared: Prepared,
+    templates: Vec<Option<Template>>,
+}
+
+impl Reference {
+    /// Prepares a baseline photo's linear luminance.
+    #[must_use]
+    pub fn new(luminance: ArrayView2<'_, f32>, options: &AlignOptions) -> Self {
+        let prepared = Prepared::new(luminance, options);
+        let templates = prepared
+            .logs
+            .iter()
+            .map(|log| {
+                log.as_ref()
+                    .map(|l| Template::select(l.view(), options.template_points, None))
+            })
+            .collect();
+        Self {
+            prepared,
+            templates,
+        }
+    }
+
+    /// The prepared pyramid.
+    #[must_use]
+    pub fn prepared(&self) -> &Prepared {
+        &self.prepared
+    }
+}
+
+/// The verdict on one session's registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlignStatus {
+    /// The baseline itself.
+    Reference,
+    /// Registered well enough to measure.
+    Ok,
+    /// Registered, but not well enough to trust the measurements: not measured.
+    Poor,
+    /// No trustworthy registration: not measured.
+    Failed,
+}
+
+/// How the coarse estimate was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoarseMethod {
+    /// The baseline needs none.
+    None,
+    /// Keypoint matches and RANSAC.
+    Features,
+}
+
+/// Result of [`align`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alignment {
+    /// The verdict.
+    pub status: AlignStatus,
+    /// Session pixel → baseline pixel (identity when failed before any estimate).
+    pub matrix: Affine,
+    /// Normalised cross-correlation of the band-passed log-luminance over the overlap.
+    pub ncc: Option<f64>,
+    /// Root-mean-square local misregistration left after the fit, in baseline pixels.
+    pub residual_px: Option<f64>,
+    /// Why the verdict is not `ok`, or notes.
+    pub message: Option<String>,
+    /// Coarse method used.
+    pub method: CoarseMethod,
+    /// Descriptor matches and RANSAC inliers of the coarse stage.
+    pub matches: usize,
+    /// RANSAC inliers.
+    pub inliers: usize,
+    /// Fraction of the baseline frame the session covers.
+    pub overlap: Option<f64>,
+}
+
+impl Alignment {
+    /// The baseline's own entry.
+    #[must_use]
+    pub fn reference() -> Self {
+        Self {
+            status: AlignStatus::Reference,
+            matrix: Affine::IDENTITY,
+            ncc: None,
+            residual_px: None,
+            message: None,
+            method: CoarseMethod::None,
+            matches: 0,
+            inliers: 0,
+            overlap: Some(1.0),
+        }
+    }
+
+    fn failed(message: String, matches: usize, inliers: usize) -> Self {
+        Self {
+            status: AlignStatus::Failed,
+            matrix: Affine::IDENTITY,
+            ncc: None,
+            residual_px: None,
+            message: Some(message),
+            method: CoarseMethod::Features,
+            matches,
+            inliers,
+            overlap: None,
+        }
+    }
+}
+
+/// Registers `session` to `reference`.
+#[must_use]
+pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) -> Alignment {
+    let base = &reference.prepared;
+    if base.feature_level != session.feature_level || base.fine_level != session.fine_level {
+        // Pyramids of different depth: the photos differ in size by more than a factor of two or so.
+        return Alignment::failed(
+            format!(
+                "photo size {}×{} is too different from the baseline's {}×{}",
+                session.width, session.height, base.width, base.height
+            ),
+            0,
+            0,
+        );
+    }
+    let feature_level = base.feature_level;
+    let matches = features::match_descriptors(&base.descriptors, &session.descriptors);
+    let from: Vec<(f64, f64)> = matches
+        .iter()
+        .map(|&(i, _)| {
+            let k = &base.keypoints[i];
+            (f64::from(k.x), f64::from(k.y))
+        })
+        .collect();
+    let to: Vec<(f64, f64)> = matches
+        .iter()
+        .map(|&(_, j)| {
+            let k = &session.keypoints[j];
+            (f64::from(k.x), f64::from(k.y))
+        })
+        .collect();
+    let Some(fit) = ransac::fit_similarity_then_affine(&from, &to, 3.0, 5000) else {
+        return Alignment::failed(
+            format!(
+                "no consistent keypoint matches ({} matches): not the same skin, view or framing",
+                matches.len()
+            ),
+            matches.len(),
+            0,
+        );
+    };
+    if fit.inliers.len() < options.min_inliers {
+        return Alignment::failed(
+            format!(
+                "only {} of {} keypoint matches agree on one transform (at least {} needed): not the \
+                 same skin, view or framing",
+                fit.inliers.len(),
+                matches.len(),
+                options.min_inliers
+            ),
+            matches.len(),
+            fit.inliers.len(),
+        );
+    }
+    let mut warp = fit.model.level_to_full(feature_level);
+    if let Some(why) = implausible(&warp) {
+        return Alignment::failed(why, matches.len(), fit.inliers.len());
+    }
+
+    // Coarse to fine.
+    for level in (base.fine_level..=feature_level).rev() {
+        let (Some(template), Some(image)) = (
+            reference.templates[level as usize].as_ref(),
+            session.log(level),
+        ) else {
+            break;
+        };
+        let mut at_level = warp.full_to_level(level);
+        let motions: &[Motion] = if level == feature_level {
+            &[Motion::Similarity, Motion::Affine]
+        } else {
+            &[Motion::Affine]
+        };
+        for &motion in motions {
+            match refine::refine(
+                template,
+                &template.points,
+                image,
+                at_level,
+                motion,
+                30,
+                2e-3,
+            ) {
+                Some(r) => at_level = r.warp,
+                None => {
+                    return Alignment::failed(
+                        format!(
+                            "refinement lost the image at pyramid level {level} (too little overlap \
+                             or texture)"
+                        ),
+                        matches.len(),
+                        fit.inliers.len(),
+                    );
+                }
+            }
+        }
+        warp = at_level.level_to_full(level);
+    }
+    if let Some(why) = implausible(&warp) {
+        return Alignment::failed(why, matches.len(), fit.inliers.len());
+    }
+    let Some(matrix) = warp.inverse() else {
+        return Alignment::failed(
+            "singular transform".into(),
+            matches.len(),
+            fit.inliers.len(),
+        );
+    };
+    let verdict = quality::assess(reference, session, &warp, &options.thresholds);
+    Alignment {
+        status: verdict.status,
+        matrix,
+        ncc: verdict.ncc,
+        residual_px: verdict.residual_px,
+        message: verdict.message,
+        method: CoarseMethod::Features,
+        matches: matches.len(),
+        inliers: fit.inliers.len(),
+        overlap: Some(verdict.overlap),
+    }
+}
+
+/// Why a baseline → session map cannot be a re-photograph of the same view, if it cannot: far outside
+/// the scale and rotation any clinic set-up produces, or mirrored.
+fn implausible(warp: &Affine) -> Option<String> {
+    if !warp.is_finite() || warp.det() <= 0.0 {
+        return Some("the best transform mirrors or collapses the image".into());
+    }
+    let scale = warp.scale();
+    let rotation = warp.rotation().to_degrees();
+    let m = &warp.m;
+    // Anisotropy: ratio of the singular values of the linear part.
+    let (a, b, c, d) = (m[0][0], m[0][1], m[1][0], m[1][1]);
+    let frob = a * a + b * b + c * c + d * d;
+    let det = warp.det();
+    let disc = (frob * frob - 4.0 * det * det).max(0.0).sqrt();
+    let anisotropy = ((frob + disc) / (frob - disc).max(1e-12)).sqrt();
+    if !(0.5..=2.0).contains(&scale) || rotation.abs() > 45.0 || anisotropy > 1.5 {
+        return Some(format!(
+            "implausible transform (scale {scale:.2}, rotation {rotation:.1}°, anisotropy \
+             {anisotropy:.2}): not the same view"
+        ));
+    }
+    None
+}

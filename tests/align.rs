@@ -1,0 +1,136 @@
+//! Registration accuracy against synthetic series with known transforms, and the quality gate on
+//! unrelated pairs.
+//!
+//! The series span the whole range the product promises: rotation ±15°, scale ±15 %, shift ±15 % of
+//! the frame, shear, exposure gain ±30 %, gamma 0.8–1.2, white balance ±8 %, JPEG q85 and sensor noise.
+//! Accuracy is the grid error: the largest distance, over a 5 × 5 grid spanning the session photo,
+//! between where the estimated and the true matrix put a point.
+
+// Each pair's figures are printed: `cargo test --test align -- --nocapture` shows them.
+#![allow(clippy::print_stderr)]
+
+use skintex::align::geometry::{Affine, grid_error};
+use skintex::align::{AlignOptions, AlignStatus, Alignment, Prepared, Reference, align};
+use skintex::io::{LoadOptions, decode_photo};
+use skintex::synth::{SynthConfig, SynthFormat, SyntheticView, generate, render_encoded};
+
+fn wide_range_config(seed: u64, patients: usize, sessions: usize) -> SynthConfig {
+    SynthConfig {
+        seed,
+        patients,
+        sessions,
+        width: 1200,
+        height: 900,
+        format: SynthFormat::Jpeg,
+        jpeg_quality: 85,
+        max_rotation_deg: 15.0,
+        max_scale_change: 0.15,
+        max_translation: 0.15,
+        max_shear: 0.01,
+        max_gain_change: 0.3,
+        max_gamma_change: 0.2,
+        max_white_balance_change: 0.08,
+        ..SynthConfig::default()
+    }
+}
+
+fn luminance(view: &SyntheticView, session: usize, config: &SynthConfig) -> ndarray::Array2<f32> {
+    let bytes = render_encoded(view, session, config).expect("render");
+    decode_photo(&bytes, &LoadOptions::default())
+        .expect("decode")
+        .luminance
+}
+
+/// Grid errors of every later session of every view, plus the alignments.
+fn align_series(config: &SynthConfig) -> Vec<(String, f64, Alignment)> {
+    let options = AlignOptions::default();
+    let mut out = Vec::new();
+    for view in generate(config).expect("config") {
+        let reference = Reference::new(luminance(&view, 0, config).view(), &options);
+        for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
+            let session = Prepared::new(luminance(&view, k, config).view(), &options);
+            let result = align(&reference, &session, &options);
+            let expected = Affine::from_matrix3(&truth.matrix);
+            let err = grid_error(&result.matrix, &expected, config.width, config.height, 5);
+            out.push((format!("{}/{}", view.patient, truth.session), err, result));
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn recovers_known_transforms_across_the_promised_range() {
+    let config = wide_range_config(11, 4, 4);
+    let results = align_series(&config);
+    for (name, err, a) in &results {
+        eprintln!(
+            "{name}: grid error {err:.4} px, {:?}, ncc {:?}, residual {:?}, inliers {}/{} {}",
+            a.status,
+            a.ncc,
+            a.residual_px,
+            a.inliers,
+            a.matches,
+            a.message.as_deref().unwrap_or("")
+        );
+    }
+    let errors: Vec<f64> = results.iter().map(|r| r.1).collect();
+    let max = errors.iter().copied().fold(0.0, f64::max);
+    let med = median(errors);
+    eprintln!(
+        "median {med:.4} px, max {max:.4} px over {} pairs",
+        results.len()
+    );
+    assert!(results.iter().all(|r| r.2.status == AlignStatus::Ok));
+    assert!(med <= 0.1, "median grid error {med} px");
+    assert!(max <= 0.3, "max grid error {max} px");
+}
+
+#[test]
+fn unrelated_pairs_fail() {
+    // Two patients with two views each: every cross pairing shows different skin.
+    let mut config = wide_range_config(23, 2, 2);
+    config.views = vec!["front".into(), "left".into()];
+    let options = AlignOptions::default();
+    let views = generate(&config).expect("config");
+    let references: Vec<Reference> = views
+        .iter()
+        .map(|v| Reference::new(luminance(v, 0, &config).view(), &options))
+        .collect();
+    let sessions: Vec<Prepared> = views
+        .iter()
+        .map(|v| Prepared::new(luminance(v, 1, &config).view(), &options))
+        .collect();
+    let mut checked = 0;
+    for (i, reference) in references.iter().enumerate() {
+        for (j, session) in sessions.iter().enumerate() {
+            let result = align(reference, session, &options);
+            let (a, b) = (&views[i], &views[j]);
+            eprintln!(
+                "{}/{} vs {}/{}: {:?} ncc {:?} residual {:?} inliers {}/{} — {}",
+                a.patient,
+                a.truth.view,
+                b.patient,
+                b.truth.view,
+                result.status,
+                result.ncc,
+                result.residual_px,
+                result.inliers,
+                result.matches,
+                result.message.as_deref().unwrap_or("")
+            );
+            if i == j {
+                assert_eq!(result.status, AlignStatus::Ok);
+            } else {
+                assert_eq!(result.status, AlignStatus::Failed);
+                assert!(result.message.is_some());
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 12);
+}
