@@ -1,23 +1,49 @@
 //! Orchestration: from a discovered patient to its report.
 //!
-//! Each photo is decoded once and dropped as soon as it has been summarised, so memory is bounded by
-//! the photos in flight (one per worker thread), not by the size of the archive. Photos of one patient
-//! are processed in parallel; the report is assembled in a fixed order, so its bytes do not depend on
-//! the thread count or on which photo finished first.
+//! Per view, the baseline photo is decoded first and reduced to what registration needs (its pyramid
+//! and keypoints, a low-passed copy for colour matching, its preview); the full-resolution planes are
+//! then dropped. The other sessions of the view are decoded and registered in parallel, each dropped
+//! as soon as it is done, so memory is bounded by the photos in flight (one per worker thread) plus
+//! one reference, not by the size of the archive. The report is assembled in session order, so its
+//! bytes do not depend on the thread count or on which photo finished first.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
+use image::ImageEncoder;
+use image::codecs::jpeg::JpegEncoder;
 use rayon::prelude::*;
 
-use crate::io::{self, CaptureDate, LoadOptions};
-use crate::report::{Calibration, PatientReport, PhotoSummary, SessionEntry, ToolInfo, ViewReport};
+use crate::align::geometry::Affine;
+use crate::align::photometric::{self, PhotometricMap, Shading};
+use crate::align::preview::aligned_preview;
+use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
+use crate::io::{self, CaptureDate, LoadOptions, Photo};
+use crate::report::{
+    AlignmentReport, Calibration, PatientReport, PhotoSummary, SessionEntry, ToolInfo, ViewReport,
+    output_dir_name,
+};
 use crate::series::{InputIssue, Patient};
 
 /// Settings for [`analyze_patient`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AnalyzeOptions {
     /// Decoding limits.
     pub load: LoadOptions,
+    /// Registration settings.
+    pub align: AlignOptions,
+    /// Long side of the registered previews, px.
+    pub preview_side: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            load: LoadOptions::default(),
+            align: AlignOptions::default(),
+            preview_side: 1024,
+        }
+    }
 }
 
 /// What happened to one photo, for progress display.
@@ -31,6 +57,24 @@ pub struct PhotoEvent<'a> {
     pub error: Option<&'a str>,
 }
 
+/// An image the report refers to, to be written beside `report.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputImage {
+    /// Path relative to the patient's report folder, `/`-separated, made of safe names only.
+    pub path: String,
+    /// JPEG bytes.
+    pub jpeg: Vec<u8>,
+}
+
+/// Everything [`analyze_patient`] produces for one patient.
+#[derive(Debug, Clone)]
+pub struct PatientOutput {
+    /// `report.json`'s content.
+    pub report: PatientReport,
+    /// The previews the report refers to.
+    pub images: Vec<OutputImage>,
+}
+
 /// The number of photos [`analyze_patient`] will report events for.
 #[must_use]
 pub fn photo_count(patient: &Patient) -> usize {
@@ -38,6 +82,19 @@ pub fn photo_count(patient: &Patient) -> usize {
         return 0;
     }
     patient.sessions.iter().map(|s| s.photos.len()).sum()
+}
+
+/// The baseline of one view, reduced to what registering the other sessions needs.
+struct BaselineFrame {
+    reference: Reference,
+    shading: Shading,
+    size: (usize, usize),
+}
+
+/// One session's outcome before it becomes a report entry.
+struct Processed {
+    entry: SessionEntry,
+    image: Option<OutputImage>,
 }
 
 /// Analyses one patient: every photo of every view, in session order.
@@ -48,10 +105,11 @@ pub fn analyze_patient(
     patient: &Patient,
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
-) -> PatientReport {
-    let baseline_date = patient.baseline.map(|i| patient.sessions[i].date);
+) -> PatientOutput {
     let mut errors = patient.issues.clone();
+    let mut notes = patient.notes.clone();
     let mut views = Vec::new();
+    let mut images = Vec::new();
 
     if patient.config_error.is_none() {
         for view in patient.views() {
@@ -61,37 +119,76 @@ pub fn analyze_patient(
                 .enumerate()
                 .filter_map(|(i, s)| s.photos.get(&view).map(|p| (i, p.as_path())))
                 .collect();
-            let entries: Vec<SessionEntry> = jobs
+            let baseline_job = jobs.iter().find(|(i, _)| Some(*i) == patient.baseline);
+            let (baseline, missing_baseline) = match baseline_job {
+                Some(&(index, path)) => {
+                    let (processed, frame) =
+                        process_baseline(patient, &view, index, path, options, on_photo);
+                    let why = processed
+                        .entry
+                        .error
+                        .as_ref()
+                        .map(|e| format!("the baseline photo of this view is unusable: {e}"));
+                    (
+                        Some(processed),
+                        frame.ok_or_else(|| why.unwrap_or_default()),
+                    )
+                }
+                None => (
+                    None,
+                    Err(format!(
+                        "the baseline session has no '{view}' photo, so this view has nothing to be \
+                         compared with"
+                    )),
+                ),
+            };
+            let others: Vec<Processed> = jobs
                 .par_iter()
+                .filter(|(i, _)| Some(*i) != patient.baseline)
                 .map(|&(index, path)| {
-                    let session = &patient.sessions[index];
-                    let file = patient.relative(path);
-                    let outcome = io::load_photo(path, &options.load);
-                    let error = outcome.as_ref().err().map(ToString::to_string);
-                    on_photo(&PhotoEvent {
-                        patient: &patient.key,
-                        file: &file,
-                        error: error.as_deref(),
-                    });
-                    SessionEntry {
-                        session: session.name.clone(),
-                        date: session.date.to_string(),
-                        date_source: session.date_source,
-                        file,
-                        baseline: patient.baseline == Some(index),
-                        days_from_baseline: baseline_date
-                            .map_or(0, |b| (session.date - b).get_days()),
-                        photo: outcome.ok().map(|photo| summarise(&photo)),
-                        error,
-                    }
+                    process_session(
+                        patient,
+                        &view,
+                        index,
+                        path,
+                        missing_baseline.as_ref(),
+                        options,
+                        on_photo,
+                    )
                 })
                 .collect();
-            errors.extend(entries.iter().filter_map(|e| {
-                e.error.as_ref().map(|err| InputIssue {
-                    file: e.file.clone(),
-                    error: err.clone(),
-                })
-            }));
+            let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
+            processed.sort_by_key(|p| {
+                patient
+                    .sessions
+                    .iter()
+                    .position(|s| s.name == p.entry.session)
+            });
+            let mut entries = Vec::with_capacity(processed.len());
+            for p in processed {
+                let e = &p.entry;
+                if let Some(err) = &e.error {
+                    errors.push(InputIssue {
+                        file: e.file.clone(),
+                        error: err.clone(),
+                    });
+                } else if let Some(a) = &e.alignment {
+                    let why = a.message.as_deref().unwrap_or("");
+                    match a.status {
+                        AlignStatus::Failed => errors.push(InputIssue {
+                            file: e.file.clone(),
+                            error: format!("alignment to the baseline failed: {why}"),
+                        }),
+                        AlignStatus::Poor => notes.push(format!(
+                            "{}: alignment to the baseline is poor, not measured: {why}",
+                            e.file
+                        )),
+                        AlignStatus::Ok | AlignStatus::Reference => {}
+                    }
+                }
+                images.extend(p.image);
+                entries.push(p.entry);
+            }
             views.push(ViewReport {
                 view,
                 sessions: entries,
@@ -99,7 +196,7 @@ pub fn analyze_patient(
         }
     }
 
-    PatientReport {
+    let report = PatientReport {
         schema_version: crate::report::SCHEMA_VERSION,
         tool: ToolInfo::current(),
         patient: patient.key.clone(),
@@ -108,12 +205,183 @@ pub fn analyze_patient(
         },
         baseline: patient.baseline.map(|i| patient.sessions[i].name.clone()),
         views,
-        notes: patient.notes.clone(),
+        notes,
         errors,
+    };
+    PatientOutput { report, images }
+}
+
+fn entry(patient: &Patient, index: usize, path: &Path) -> SessionEntry {
+    let session = &patient.sessions[index];
+    let baseline_date = patient.baseline.map(|i| patient.sessions[i].date);
+    SessionEntry {
+        session: session.name.clone(),
+        date: session.date.to_string(),
+        date_source: session.date_source,
+        file: patient.relative(path),
+        baseline: patient.baseline == Some(index),
+        days_from_baseline: baseline_date.map_or(0, |b| (session.date - b).get_days()),
+        photo: None,
+        error: None,
+        alignment: None,
     }
 }
 
-fn summarise(photo: &io::Photo) -> PhotoSummary {
+fn load(
+    patient: &Patient,
+    path: &Path,
+    entry: &mut SessionEntry,
+    options: &AnalyzeOptions,
+    on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
+) -> Option<Photo> {
+    let outcome = io::load_photo(path, &options.load);
+    let error = outcome.as_ref().err().map(ToString::to_string);
+    on_photo(&PhotoEvent {
+        patient: &patient.key,
+        file: &entry.file,
+        error: error.as_deref(),
+    });
+    entry.error = error;
+    let photo = outcome.ok()?;
+    entry.photo = Some(summarise(&photo));
+    Some(photo)
+}
+
+fn process_baseline(
+    patient: &Patient,
+    view: &str,
+    index: usize,
+    path: &Path,
+    options: &AnalyzeOptions,
+    on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
+) -> (Processed, Option<BaselineFrame>) {
+    let mut entry = entry(patient, index, path);
+    let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
+        return (Processed { entry, image: None }, None);
+    };
+    let size = (photo.width(), photo.height());
+    let image = preview_image(
+        &photo,
+        view,
+        &entry.session,
+        &Affine::IDENTITY,
+        &PhotometricMap::IDENTITY,
+        size,
+        options,
+    );
+    let reference = Alignment::reference();
+    entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
+    let frame = BaselineFrame {
+        reference: Reference::new(photo.luminance.view(), &options.align),
+        shading: Shading::new(&photo.rgb),
+        size,
+    };
+    (Processed { entry, image }, Some(frame))
+}
+
+fn process_session(
+    patient: &Patient,
+    view: &str,
+    index: usize,
+    path: &Path,
+    baseline: Result<&BaselineFrame, &String>,
+    options: &AnalyzeOptions,
+    on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
+) -> Processed {
+    let mut entry = entry(patient, index, path);
+    let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
+        return Processed { entry, image: None };
+    };
+    let base = match baseline {
+        Ok(b) => b,
+        Err(why) => {
+            let mut failed = Alignment::reference();
+            failed.status = AlignStatus::Failed;
+            failed.overlap = None;
+            failed.message = Some(why.clone());
+            entry.alignment = Some(alignment_report(&failed, None, None));
+            return Processed { entry, image: None };
+        }
+    };
+    let session = Prepared::new(photo.luminance.view(), &options.align);
+    let alignment = align::align(&base.reference, &session, &options.align);
+    drop(session);
+    let (photometric, image) = match alignment.status {
+        AlignStatus::Ok | AlignStatus::Poor => {
+            let map = photometric::fit(&base.shading, &Shading::new(&photo.rgb), &alignment.matrix);
+            let image = preview_image(
+                &photo,
+                view,
+                &entry.session,
+                &alignment.matrix,
+                &map.unwrap_or(PhotometricMap::IDENTITY),
+                base.size,
+                options,
+            );
+            (map, image)
+        }
+        AlignStatus::Failed | AlignStatus::Reference => (None, None),
+    };
+    entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
+    Processed { entry, image }
+}
+
+fn preview_image(
+    photo: &Photo,
+    view: &str,
+    session: &str,
+    to_baseline: &Affine,
+    photometric: &PhotometricMap,
+    baseline_size: (usize, usize),
+    options: &AnalyzeOptions,
+) -> Option<OutputImage> {
+    let img = aligned_preview(
+        &photo.rgb,
+        to_baseline,
+        photometric,
+        baseline_size,
+        options.preview_side,
+    )?;
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .ok()?;
+    Some(OutputImage {
+        path: format!(
+            "images/{}/{}.jpg",
+            output_dir_name(OsStr::new(view)),
+            output_dir_name(OsStr::new(session))
+        ),
+        jpeg,
+    })
+}
+
+fn alignment_report(
+    a: &Alignment,
+    photometric: Option<PhotometricMap>,
+    image: Option<&OutputImage>,
+) -> AlignmentReport {
+    AlignmentReport {
+        status: a.status,
+        matrix: a.matrix.to_matrix3(),
+        ncc: a.ncc,
+        residual_px: a.residual_px,
+        message: a.message.clone(),
+        overlap: a.overlap,
+        method: a.method,
+        matches: a.matches,
+        inliers: a.inliers,
+        photometric,
+        preview: image.map(|i| i.path.clone()),
+    }
+}
+
+fn summarise(photo: &Photo) -> PhotoSummary {
     PhotoSummary {
         width: photo.width(),
         height: photo.height(),

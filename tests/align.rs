@@ -10,7 +10,7 @@
 #![allow(clippy::print_stderr)]
 
 use skintex::align::geometry::{Affine, grid_error};
-use skintex::align::{AlignOptions, AlignStatus, Alignment, Prepared, Reference, align};
+use skintex::align::{AlignOptions, AlignStatus, Alignment, Prepared, Reference, align, verify};
 use skintex::io::{LoadOptions, decode_photo};
 use skintex::synth::{SynthConfig, SynthFormat, SyntheticView, generate, render_encoded};
 
@@ -133,4 +133,29 @@ fn unrelated_pairs_fail() {
         }
     }
     assert_eq!(checked, 12);
+}
+
+/// The gate itself, independent of the keypoint stage: a wrong matrix between photos of the same skin,
+/// and any matrix between photos of different skin, must come out `failed`; the true matrix `ok`.
+#[test]
+fn the_quality_gate_rejects_wrong_matrices() {
+    let config = wide_range_config(31, 2, 2);
+    let options = AlignOptions::default();
+    let views = generate(&config).expect("config");
+    let reference = Reference::new(luminance(&views[0], 0, &config).view(), &options);
+    let same_skin = Prepared::new(luminance(&views[0], 1, &config).view(), &options);
+    let other_skin = Prepared::new(luminance(&views[1], 1, &config).view(), &options);
+    let truth = Affine::from_matrix3(&views[0].truth.sessions[1].matrix);
+
+    let right = verify(&reference, &same_skin, &truth, &options);
+    assert_eq!(right.status, AlignStatus::Ok, "{right:?}");
+    // Off by 3 px: fine detail no longer lines up.
+    let shifted = Affine::similarity(1.0, 0.0, 3.0, 0.0).after(&truth);
+    let off = verify(&reference, &same_skin, &shifted, &options);
+    assert_eq!(off.status, AlignStatus::Failed, "{off:?}");
+    for matrix in [truth, Affine::IDENTITY] {
+        let unrelated = verify(&reference, &other_skin, &matrix, &options);
+        assert_eq!(unrelated.status, AlignStatus::Failed, "{unrelated:?}");
+        assert!(unrelated.ncc.is_some_and(|v| v < 0.2), "{unrelated:?}");
+    }
 }

@@ -90,6 +90,41 @@ fn analyze_writes_a_valid_report_per_patient() {
         assert_eq!(sessions[1]["file"], "2026-02-12/front.jpg");
         assert_eq!(sessions[1]["days_from_baseline"], 28);
         assert_eq!(sessions[2]["photo"]["width"], 160);
+        // Registration: the baseline is the reference; each later session is registered within a
+        // pixel of the synthetic truth (this series is tiny; tests/align.rs checks accuracy), and its
+        // preview exists where the report says.
+        let truth: Value = read_json(&photos.path().join("truth.json"));
+        let view_truth = truth["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["patient"] == patient)
+            .unwrap()["views"][0]
+            .clone();
+        assert_eq!(sessions[0]["alignment"]["status"], "reference");
+        for (k, session) in sessions.iter().enumerate() {
+            let alignment = &session["alignment"];
+            let preview = alignment["preview"].as_str().unwrap();
+            assert!(
+                out.path().join(patient).join(preview).is_file(),
+                "{preview}"
+            );
+            if k == 0 {
+                continue;
+            }
+            assert_eq!(alignment["status"], "ok", "{alignment}");
+            let m = &alignment["matrix"];
+            let t = &view_truth["sessions"][k]["matrix"];
+            for (x, y) in [(0.0, 0.0), (159.0, 0.0), (0.0, 119.0), (159.0, 119.0)] {
+                let at = |m: &Value, r: usize| {
+                    m[r][0].as_f64().unwrap() * x
+                        + m[r][1].as_f64().unwrap() * y
+                        + m[r][2].as_f64().unwrap()
+                };
+                let err = (at(m, 0) - at(t, 0)).hypot(at(m, 1) - at(t, 1));
+                assert!(err < 1.0, "{patient} session {k}: corner error {err}");
+            }
+        }
     }
 }
 
@@ -146,6 +181,8 @@ fn bad_inputs_are_reported_and_the_rest_is_analysed() {
         ("2026-01-15/anim.png", "unsupported image format GIF"),
         ("2026-01-15/gone.jpg", "cannot read"),
         ("undated", "no date"),
+        // A featureless 64 × 48 gradient cannot be registered: reported, not silently accepted.
+        ("2026-02-15/front.jpg", "too few keypoint matches"),
     ];
     assert_eq!(errors.len(), expect.len(), "{errors:#?}");
     for (file, needle) in expect {

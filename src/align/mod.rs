@@ -9,8 +9,8 @@
 //!    the product promises (rotation ±15°, scale ±15 %, shift 15 %, gain ±30 %, gamma 0.8–1.2) because
 //!    descriptors are steered by orientation and compare intensities only with each other.
 //! 2. **Fine** ([`refine`]): inverse-compositional Lucas–Kanade on ~60 000 strong-gradient baseline
-//!    points per level, coarse to fine down to the level whose long side is at most
-//!    [`AlignOptions::fine_side`], with a per-iteration gain/offset and Huber weights.
+//!    points per level, coarse to fine down to the first level with at most
+//!    [`AlignOptions::fine_pixels`] pixels, with a per-iteration gain/offset and Huber weights.
 //! 3. **Quality** ([`quality`]): overlap, the normalised cross-correlation of the band-passed images
 //!    (`ncc`), and the local residual misregistration measured tile by tile (`residual_px`), mapped to
 //!    `ok` / `poor` / `failed` by [`QualityThresholds`].
@@ -54,9 +54,10 @@ const MIN_LEVEL_SIDE: usize = 96;
 pub struct AlignOptions {
     /// Keypoints are found on the first pyramid level whose long side is at most this.
     pub feature_side: usize,
-    /// Refinement stops at the first level whose long side is at most this: at 12 MP (4000 px) that is
-    /// the 2000 px level, where a hundredth of a pixel is two hundredths at full resolution.
-    pub fine_side: usize,
+    /// Refinement stops at the first level with at most this many pixels: at 12 MP that is the
+    /// 3 MP level (2000 × 1500), where a hundredth of a pixel is two hundredths at full resolution;
+    /// 18–24 MP portraits stop at 4.7–6 MP.
+    pub fine_pixels: usize,
     /// Keypoint settings.
     pub features: FeatureOptions,
     /// Points selected per pyramid level for the refinement.
@@ -71,7 +72,7 @@ impl Default for AlignOptions {
     fn default() -> Self {
         Self {
             feature_side: 1600,
-            fine_side: 2048,
+            fine_pixels: 6_500_000,
             features: FeatureOptions::default(),
             template_points: 60_000,
             min_inliers: 15,
@@ -111,7 +112,11 @@ impl Prepared {
         while (long >> (top + 1)) >= MIN_LEVEL_SIDE {
             top += 1;
         }
-        let fine_level = level_for(options.fine_side).min(top);
+        let mut fine_level = 0u32;
+        while ((width >> fine_level) * (height >> fine_level)) > options.fine_pixels.max(1) {
+            fine_level += 1;
+        }
+        let fine_level = fine_level.min(top);
         let feature_level = level_for(options.feature_side).clamp(fine_level, top);
 
         let log_smoothed = |plane: ArrayView2<'_, f32>| -> Array2<f32> {
@@ -221,7 +226,7 @@ pub enum AlignStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CoarseMethod {
-    /// The baseline needs none.
+    /// None: the baseline, or a given matrix ([`verify`]).
     None,
     /// Keypoint matches and RANSAC.
     Features,
@@ -313,6 +318,17 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
             (f64::from(k.x), f64::from(k.y))
         })
         .collect();
+    if matches.len() < options.min_inliers {
+        return Alignment::failed(
+            format!(
+                "too few keypoint matches ({}; at least {} needed): too little shared detail —                  different skin or view, or a photo too small, blurred or featureless",
+                matches.len(),
+                options.min_inliers
+            ),
+            matches.len(),
+            0,
+        );
+    }
     let Some(fit) = ransac::fit_similarity_then_affine(&from, &to, 3.0, 5000) else {
         return Alignment::failed(
             format!(
@@ -400,6 +416,36 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
         method: CoarseMethod::Features,
         matches: matches.len(),
         inliers: fit.inliers.len(),
+        overlap: Some(verdict.overlap),
+    }
+}
+
+/// Judges a given registration without searching for one: the quality gate alone, for a matrix that
+/// came from elsewhere (a previous run, a manual correction). `to_baseline` maps a session pixel to a
+/// baseline pixel.
+#[must_use]
+pub fn verify(
+    reference: &Reference,
+    session: &Prepared,
+    to_baseline: &Affine,
+    options: &AlignOptions,
+) -> Alignment {
+    let Some(warp) = to_baseline.inverse() else {
+        return Alignment::failed("singular transform".into(), 0, 0);
+    };
+    if reference.prepared.fine_level != session.fine_level {
+        return Alignment::failed("photo sizes too different to compare".into(), 0, 0);
+    }
+    let verdict = quality::assess(reference, session, &warp, &options.thresholds);
+    Alignment {
+        status: verdict.status,
+        matrix: *to_baseline,
+        ncc: verdict.ncc,
+        residual_px: verdict.residual_px,
+        message: verdict.message,
+        method: CoarseMethod::None,
+        matches: 0,
+        inliers: 0,
         overlap: Some(verdict.overlap),
     }
 }

@@ -69,6 +69,9 @@ const NCC_SIDE: usize = 1024;
 const TILES: usize = 4;
 /// Points a tile needs to be checked.
 const MIN_TILE_POINTS: usize = 100;
+/// Largest standard error of a tile's shift (px at the fine level) for the tile to count: beyond it
+/// the tile's texture cannot tell a real misfit from noise.
+const MAX_TILE_STANDARD_ERROR: f64 = 0.05;
 
 /// Measures and judges `warp` (baseline pixel → session pixel, full resolution).
 pub(crate) fn assess(
@@ -258,8 +261,8 @@ fn residual_misregistration(
                 20,
                 1e-3,
             )?;
-            // Too little structure to pin a shift (a flat patch of background): not evidence.
-            if fit.shift_information < 1e-6 {
+            // Too little structure to pin a shift (a flat or blurred background): not evidence.
+            if fit.shift_standard_error > MAX_TILE_STANDARD_ERROR {
                 return None;
             }
             let n = points.len() as f64;

@@ -171,9 +171,10 @@ pub struct Refined {
     pub residual_sigma: f64,
     /// Gain and offset mapping session values onto the baseline's.
     pub photometric: (f64, f64),
-    /// Smallest eigenvalue of the normalised Hessian's 2 × 2 translation block divided by the point
-    /// count: how well the points constrain a shift (near zero on a flat patch).
-    pub shift_information: f64,
+    /// Standard error of the shift along its worst-determined direction, px at this level:
+    /// `residual_sigma / sqrt(λ_min)` of the weighted Hessian's translation block (Gauss–Newton
+    /// covariance). Large on a flat patch, where no shift is pinned down.
+    pub shift_standard_error: f64,
 }
 
 /// Runs inverse-compositional Lucas–Kanade from `initial` (baseline pixel → session pixel at this
@@ -266,7 +267,7 @@ pub fn refine(
             valid_points: valid,
             residual_sigma: sigma,
             photometric,
-            shift_information: information,
+            shift_standard_error: sigma / information.max(1e-300).sqrt(),
         });
         if converged {
             break;
@@ -300,8 +301,8 @@ fn sample(points: &[TemplatePoint], image: ArrayView2<'_, f32>, warp: &Affine, o
 }
 
 #[allow(clippy::needless_range_loop)] // Index notation mirrors the normal equations.
-/// One Gauss–Newton step in normalised coordinates, as a normalised-frame affine map, and the shift
-/// information of the weighted Hessian.
+/// One Gauss–Newton step in normalised coordinates, as a normalised-frame affine map, and the smallest
+/// eigenvalue of the weighted Hessian's translation block in pixel units.
 fn solve_step(
     template: &Template,
     points: &[TemplatePoint],
@@ -349,10 +350,9 @@ fn solve_step(
         }
     }
     let grad: [f64; 6] = std::array::from_fn(|a| sums[21 + a]);
-    let count = weights.iter().filter(|&&w| w > 0.0).count().max(1) as f64;
-    // Shift block: parameters 2 (x) and 5 (y), in px² per point (the rows were scaled by s).
+    // Shift block: parameters 2 (x) and 5 (y), back in pixel units (the rows were scaled by s).
     let (a, b, d) = (hess[2][2], hess[2][5], hess[5][5]);
-    let min_eig = 0.5 * (a + d - ((a - d).powi(2) + 4.0 * b * b).sqrt()) / (count * s * s);
+    let min_eig = 0.5 * (a + d - ((a - d).powi(2) + 4.0 * b * b).sqrt()) / (s * s);
     // Project onto the motion's parameters: p = P q, so the normal equations become Pᵀ H P q = Pᵀ g.
     let basis: &[[f64; 6]] = match motion {
         Motion::Translation => &[[0., 0., 1., 0., 0., 0.], [0., 0., 0., 0., 0., 1.]],

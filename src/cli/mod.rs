@@ -72,6 +72,7 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
         load: LoadOptions {
             max_pixels: (args.max_megapixels * 1e6) as u64,
         },
+        ..AnalyzeOptions::default()
     };
     let total: usize = archive.patients.iter().map(pipeline::photo_count).sum();
     let progress = Progress::new(total as u64, quiet, "analysing");
@@ -82,9 +83,10 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
     }
     let mut photos_ok = 0usize;
     for patient in &archive.patients {
-        let report = pipeline::analyze_patient(patient, &options, &|event| {
+        let output = pipeline::analyze_patient(patient, &options, &|event| {
             progress.inc(&format!("{}/{}", event.patient, event.file));
         });
+        let report = &output.report;
         for issue in &report.errors {
             progress.eprintln(&format!(
                 "error: {}/{}: {}",
@@ -101,8 +103,18 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
         let dir = args.out.join(report::output_dir_name(&patient.dir_name));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        // Images first: a report never names a file that is not there yet.
+        for image in &output.images {
+            let path = dir.join(&image.path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            report::write_atomic(&path, &image.jpeg)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         let path = dir.join("report.json");
-        report::write_json_atomic(&path, &report)
+        report::write_json_atomic(&path, report)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     progress.finish();

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub use output::{output_dir_name, write_atomic, write_json_atomic};
 
+use crate::align::photometric::PhotometricMap;
+use crate::align::{AlignStatus, CoarseMethod};
 use crate::series::{DateSource, InputIssue};
 
 /// Version of the `report.json` layout; bumped only if a field changes meaning.
@@ -84,6 +86,40 @@ pub struct SessionEntry {
     /// Why this photo could not be used, when it could not (also listed in the patient's `errors`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Registration to the baseline photo of this view, when the photo was decoded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<AlignmentReport>,
+}
+
+/// Registration of one session photo to the baseline (contract fields first, then extras).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlignmentReport {
+    /// `reference` (the baseline), `ok`, `poor` (not measured) or `failed` (not measured).
+    pub status: AlignStatus,
+    /// Session pixel `(x, y, 1)` → baseline pixel; pixel centres, origin at the top-left pixel centre.
+    pub matrix: [[f64; 3]; 3],
+    /// Normalised cross-correlation of the band-passed log-luminance over the overlap.
+    pub ncc: Option<f64>,
+    /// RMS local misregistration left after the fit, baseline pixels.
+    pub residual_px: Option<f64>,
+    /// Why the status is not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Fraction of the baseline frame the session photo covers.
+    pub overlap: Option<f64>,
+    /// How the coarse estimate was found (`features`; `none` for the baseline).
+    pub method: CoarseMethod,
+    /// Mutual keypoint matches found.
+    pub matches: usize,
+    /// Matches consistent with the coarse transform.
+    pub inliers: usize,
+    /// Per-channel gain (`exp(log_offset)`) and gamma (`log_slope`) applied to bring the session's
+    /// linear values onto the baseline's, when fitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photometric: Option<PhotometricMap>,
+    /// The registered, colour-matched preview, relative to the patient's report folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 /// All sessions of one view.

@@ -1,0 +1,271 @@
+//! The slow suite on real skin: registration of the high-resolution portraits in `../shared/realdata/`
+//! against known transforms.
+//!
+//! Each portrait is warped by 20 random transforms over the promised range (rotation ±15°, scale
+//! ±15 %, shift ±15 %, plus a little shear), given an exposure gain (±30 %), gamma (0.8–1.2) and white
+//! balance (±8 %) change, re-encoded as JPEG (q 80–95) and decoded again; the alignment of that
+//! "session" to the original must have median grid error ≤ 0.3 px, max ≤ 1 px, and never fail. Photos
+//! of two different people must come out `failed`.
+//!
+//! A plain `main` (no libtest harness) so that its table, and a skip when `../shared/realdata` is
+//! absent, are always printed, never captured or silently passed.
+
+// This suite's output is its report.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use image::codecs::jpeg::JpegEncoder;
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use skintex::align::geometry::{Affine, grid_error};
+use skintex::align::{AlignOptions, AlignStatus, Prepared, Reference, align};
+use skintex::io::colour::linear_to_srgb;
+use skintex::io::{LoadOptions, Photo, decode_photo};
+use skintex::kernels::warp::{Interpolation, warp};
+
+const TRANSFORMS_PER_PHOTO: usize = 20;
+
+fn realdata_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata")
+}
+
+struct Case {
+    /// Session pixel → baseline pixel.
+    truth: Affine,
+    gain: f64,
+    gamma: f64,
+    white_balance: [f64; 3],
+    quality: u8,
+}
+
+fn random_case(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Case {
+    let mut sym = |max: f64| rng.random_range(-max..=max);
+    let rotation = sym(15f64).to_radians();
+    let scale = 1.0 + sym(0.15);
+    let shear = sym(0.01);
+    let (tx, ty) = (sym(0.15) * w as f64, sym(0.15) * h as f64);
+    let gain = 1.0 + sym(0.3);
+    let gamma = 1.0 + sym(0.2);
+    let white_balance = [1.0 + sym(0.08), 1.0, 1.0 + sym(0.08)];
+    let quality = 80 + (sym(1.0).abs() * 15.0) as u8;
+    // About the image centre: p = c + R S Sh (q − c) + t.
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let linear = Affine::similarity(scale, rotation, 0.0, 0.0).after(&Affine {
+        m: [[1.0, shear, 0.0], [0.0, 1.0, 0.0]],
+    });
+    let to_centre = Affine::similarity(1.0, 0.0, -cx, -cy);
+    let back = Affine::similarity(1.0, 0.0, cx + tx, cy + ty);
+    Case {
+        truth: back.after(&linear.after(&to_centre)),
+        gain,
+        gamma,
+        white_balance,
+        quality,
+    }
+}
+
+/// Renders the session photo for `case`: each session pixel samples the baseline at `truth(q)`.
+fn render_session(photo: &Photo, case: &Case) -> Vec<u8> {
+    let (h, w) = photo.luminance.dim();
+    let planes: Vec<Array2<f32>> = photo
+        .rgb
+        .iter()
+        .map(|p| {
+            warp(
+                p.view(),
+                &case.truth.to_matrix3(),
+                h,
+                w,
+                Interpolation::Bicubic,
+                0.0,
+            )
+        })
+        .collect();
+    // Exposure, then the sRGB curve raised to the session's gamma, through a 16-bit table (the result
+    // is 8-bit, so the table's steps are invisible) and in parallel: this is most of the suite's time.
+    const STEPS: usize = 65_535;
+    let table: Vec<u8> = (0..=STEPS)
+        .map(|i| {
+            let encoded = linear_to_srgb(i as f64 / STEPS as f64).powf(case.gamma);
+            (encoded * 255.0).round().clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let factors: [f32; 3] =
+        std::array::from_fn(|c| (case.white_balance[c] * case.gain * STEPS as f64) as f32);
+    let mut bytes = vec![0u8; w * h * 3];
+    bytes
+        .par_chunks_mut(w * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (x, px) in row.chunks_exact_mut(3).enumerate() {
+                for (c, v) in px.iter_mut().enumerate() {
+                    let index = (planes[c][[y, x]] * factors[c])
+                        .round()
+                        .clamp(0.0, STEPS as f32);
+                    *v = table[index as usize];
+                }
+            }
+        });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, case.quality)
+        .encode(&bytes, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+        .expect("encode session");
+    out
+}
+
+fn main() -> ExitCode {
+    if cfg!(debug_assertions) {
+        println!(
+            "realdata: SKIPPED — unoptimised build; this suite registers 80 photos of 15–24 MP and is \
+             run by `cargo test --release` (the project's test command)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let dir = realdata_dir();
+    let mut photos: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
+            .collect(),
+        Err(_) => {
+            println!(
+                "realdata: SKIPPED — {} not found; the real-skin registration suite needs the shared \
+                 portraits beside the checkout",
+                dir.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    photos.sort();
+    if photos.is_empty() {
+        println!("realdata: SKIPPED — no JPEG portraits in {}", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    let options = AlignOptions::default();
+    let mut errors = Vec::new();
+    let mut failures = Vec::new();
+    let mut first_sessions: Vec<(String, Reference, Prepared)> = Vec::new();
+    let started = Instant::now();
+    for (index, path) in photos.iter().enumerate() {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let photo = match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode_photo(&b, &LoadOptions::default()).map_err(|e| e.to_string()))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                println!("realdata: FAILED — cannot read {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (h, w) = photo.luminance.dim();
+        let reference = Reference::new(photo.luminance.view(), &options);
+        let mut rng = ChaCha8Rng::seed_from_u64(0x4EA1_DA7A + index as u64);
+        let mut photo_errors = Vec::new();
+        let mut first = None;
+        for k in 0..TRANSFORMS_PER_PHOTO {
+            let case = random_case(&mut rng, w, h);
+            let encoded = render_session(&photo, &case);
+            let session_photo = decode_photo(&encoded, &LoadOptions::default()).expect("decode");
+            let session = Prepared::new(session_photo.luminance.view(), &options);
+            let result = align(&reference, &session, &options);
+            let err = grid_error(&result.matrix, &case.truth, w, h, 5);
+            println!(
+                "realdata: {name} #{k:02}: rot {:+6.2}° scale {:.3} gain {:.2} gamma {:.2} q{} → \
+                 {:?}, grid error {err:.3} px, ncc {:.3}, residual {:.3} px{}",
+                case.truth.rotation().to_degrees(),
+                case.truth.scale(),
+                case.gain,
+                case.gamma,
+                case.quality,
+                result.status,
+                result.ncc.unwrap_or(f64::NAN),
+                result.residual_px.unwrap_or(f64::NAN),
+                result
+                    .message
+                    .as_deref()
+                    .map_or(String::new(), |m| format!(" — {m}")),
+            );
+            if result.status == AlignStatus::Failed {
+                failures.push(format!(
+                    "{name} #{k}: {}",
+                    result.message.unwrap_or_default()
+                ));
+            }
+            photo_errors.push(err);
+            if first.is_none() {
+                first = Some(session);
+            }
+        }
+        let mut sorted = photo_errors.clone();
+        sorted.sort_by(f64::total_cmp);
+        println!(
+            "realdata: {name} ({w}×{h}): median {:.3} px, max {:.3} px",
+            sorted[sorted.len() / 2],
+            sorted[sorted.len() - 1]
+        );
+        errors.extend(photo_errors);
+        if let Some(session) = first {
+            first_sessions.push((name, reference, session));
+        }
+    }
+
+    // Different people: each portrait's reference against every other portrait's first session.
+    let mut unrelated_not_failed = Vec::new();
+    for (i, (a, reference, _)) in first_sessions.iter().enumerate() {
+        for (j, (b, _, session)) in first_sessions.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            let result = align(reference, session, &options);
+            println!(
+                "realdata: unrelated {a} vs {b}: {:?} — {}",
+                result.status,
+                result.message.as_deref().unwrap_or("")
+            );
+            if result.status != AlignStatus::Failed {
+                unrelated_not_failed.push(format!("{a} vs {b}: {:?}", result.status));
+            }
+        }
+    }
+
+    errors.sort_by(f64::total_cmp);
+    let median = errors[errors.len() / 2];
+    let max = errors[errors.len() - 1];
+    println!(
+        "realdata: {} transforms of {} portraits: median grid error {median:.3} px, max {max:.3} px, \
+         {} failed; {} unrelated pairs not failed; {:.0} s",
+        errors.len(),
+        photos.len(),
+        failures.len(),
+        unrelated_not_failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut ok = true;
+    if median > 0.3 {
+        println!("realdata: FAILED — median grid error {median:.3} px > 0.3 px");
+        ok = false;
+    }
+    if max > 1.0 {
+        println!("realdata: FAILED — max grid error {max:.3} px > 1 px");
+        ok = false;
+    }
+    for f in failures.iter().chain(&unrelated_not_failed) {
+        println!("realdata: FAILED — {f}");
+        ok = false;
+    }
+    if ok {
+        println!("realdata: ok");
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
