@@ -10,7 +10,9 @@
 #![allow(clippy::print_stderr)]
 
 use skintex::align::geometry::{Affine, grid_error};
-use skintex::align::{AlignOptions, AlignStatus, Alignment, Prepared, Reference, align, verify};
+use skintex::align::{
+    AlignOptions, AlignStatus, Alignment, CoarseMethod, Prepared, Reference, align, verify,
+};
 use skintex::io::{LoadOptions, decode_photo};
 use skintex::synth::{SynthConfig, SynthFormat, SyntheticView, generate, render_encoded};
 
@@ -42,14 +44,13 @@ fn luminance(view: &SyntheticView, session: usize, config: &SynthConfig) -> ndar
 }
 
 /// Grid errors of every later session of every view, plus the alignments.
-fn align_series(config: &SynthConfig) -> Vec<(String, f64, Alignment)> {
-    let options = AlignOptions::default();
+fn align_series(config: &SynthConfig, options: &AlignOptions) -> Vec<(String, f64, Alignment)> {
     let mut out = Vec::new();
     for view in generate(config).expect("config") {
-        let reference = Reference::new(luminance(&view, 0, config).view(), &options);
+        let reference = Reference::new(luminance(&view, 0, config).view(), options);
         for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
-            let session = Prepared::new(luminance(&view, k, config).view(), &options);
-            let result = align(&reference, &session, &options);
+            let session = Prepared::new(luminance(&view, k, config).view(), options);
+            let result = align(&reference, &session, options);
             let expected = Affine::from_matrix3(&truth.matrix);
             let err = grid_error(&result.matrix, &expected, config.width, config.height, 5);
             out.push((format!("{}/{}", view.patient, truth.session), err, result));
@@ -63,11 +64,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[test]
-fn recovers_known_transforms_across_the_promised_range() {
-    let config = wide_range_config(11, 4, 4);
-    let results = align_series(&config);
-    for (name, err, a) in &results {
+fn check_accuracy(results: &[(String, f64, Alignment)]) {
+    for (name, err, a) in results {
         eprintln!(
             "{name}: grid error {err:.4} px, {:?}, ncc {:?}, residual {:?}, inliers {}/{} {}",
             a.status,
@@ -88,6 +86,30 @@ fn recovers_known_transforms_across_the_promised_range() {
     assert!(results.iter().all(|r| r.2.status == AlignStatus::Ok));
     assert!(med <= 0.1, "median grid error {med} px");
     assert!(max <= 0.3, "max grid error {max} px");
+}
+
+#[test]
+fn recovers_known_transforms_across_the_promised_range() {
+    let results = align_series(&wide_range_config(11, 4, 4), &AlignOptions::default());
+    assert!(results.iter().all(|r| r.2.method == CoarseMethod::Features));
+    check_accuracy(&results);
+}
+
+/// The fallback alone (keypoints disabled by an unreachable inlier count) must reach the same accuracy
+/// over the same range: the direct search only has to land within the refinement's reach.
+#[test]
+fn direct_search_fallback_recovers_known_transforms() {
+    let options = AlignOptions {
+        min_inliers: usize::MAX,
+        ..AlignOptions::default()
+    };
+    let results = align_series(&wide_range_config(12, 3, 3), &options);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.2.method == CoarseMethod::DirectSearch)
+    );
+    check_accuracy(&results);
 }
 
 #[test]
@@ -157,5 +179,75 @@ fn the_quality_gate_rejects_wrong_matrices() {
         let unrelated = verify(&reference, &other_skin, &matrix, &options);
         assert_eq!(unrelated.status, AlignStatus::Failed, "{unrelated:?}");
         assert!(unrelated.ncc.is_some_and(|v| v < 0.2), "{unrelated:?}");
+    }
+}
+
+/// Colour matching: after the fitted per-channel gain and gamma, the session's low-passed colours match
+/// the baseline's across the overlap, although the synthetic sessions change exposure by up to ±30 %,
+/// gamma by ±0.2 and white balance by ±8 %.
+#[test]
+fn photometric_normalisation_matches_the_baseline_colours() {
+    use skintex::align::photometric::{PhotometricMap, Shading, fit};
+    use skintex::kernels::warp::{Interpolation, downsample_area, warp};
+
+    let config = wide_range_config(41, 2, 3);
+    for view in generate(&config).expect("config") {
+        let decode = |k: usize| {
+            decode_photo(
+                &render_encoded(&view, k, &config).expect("render"),
+                &LoadOptions::default(),
+            )
+            .expect("decode")
+        };
+        let base = decode(0);
+        let base_shading = Shading::new(&base.rgb);
+        for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
+            let session = decode(k);
+            let to_baseline = Affine::from_matrix3(&truth.matrix);
+            let map = fit(&base_shading, &Shading::new(&session.rgb), &to_baseline).expect("fit");
+            // Compare 16 × 16 block means in the baseline frame, well inside the overlap.
+            let f = 16.0;
+            let up = Affine {
+                m: [[f, 0.0, 7.5], [0.0, f, 7.5]],
+            };
+            let sample = up
+                .inverse()
+                .unwrap()
+                .after(&to_baseline.inverse().unwrap().after(&up));
+            let (bw, bh) = (config.width / 16, config.height / 16);
+            let mut before = Vec::new();
+            let mut after = Vec::new();
+            for c in 0..3 {
+                let b = downsample_area(base.rgb[c].view(), 16);
+                let s = downsample_area(session.rgb[c].view(), 16);
+                let s = warp(
+                    s.view(),
+                    &sample.to_matrix3(),
+                    bh,
+                    bw,
+                    Interpolation::Bilinear,
+                    f32::NAN,
+                );
+                for y in 2..bh - 2 {
+                    for x in 2..bw - 2 {
+                        let (bv, sv) = (b[[y, x]], s[[y, x]]);
+                        if sv.is_nan() || !(0.01..0.9).contains(&sv) || !(0.01..0.9).contains(&bv) {
+                            continue;
+                        }
+                        before.push((f64::from(bv).ln() - f64::from(sv).ln()).abs());
+                        let mapped = map.apply(c, sv);
+                        after.push((f64::from(bv).ln() - f64::from(mapped).ln()).abs());
+                    }
+                }
+            }
+            assert_ne!(map, PhotometricMap::IDENTITY);
+            let (before, after) = (median(before), median(after));
+            eprintln!(
+                "{} {}: median |log ratio| {before:.4} before, {after:.4} after; gain {:.2} gamma {:.2}",
+                view.patient, truth.session, truth.gain, truth.gamma
+            );
+            assert!(after < 0.02, "after normalisation {after}");
+            assert!(after < before / 2.0, "before {before}, after {after}");
+        }
     }
 }

@@ -31,6 +31,7 @@ pub mod preview;
 pub mod quality;
 pub mod ransac;
 pub mod refine;
+pub mod search;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -230,6 +231,8 @@ pub enum CoarseMethod {
     None,
     /// Keypoint matches and RANSAC.
     Features,
+    /// Too few keypoint matches: rotation × scale search with phase correlation ([`search`]).
+    DirectSearch,
 }
 
 /// Result of [`align`].
@@ -302,63 +305,34 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
             0,
         );
     }
-    let feature_level = base.feature_level;
-    let matches = features::match_descriptors(&base.descriptors, &session.descriptors);
-    let from: Vec<(f64, f64)> = matches
-        .iter()
-        .map(|&(i, _)| {
-            let k = &base.keypoints[i];
-            (f64::from(k.x), f64::from(k.y))
-        })
-        .collect();
-    let to: Vec<(f64, f64)> = matches
-        .iter()
-        .map(|&(_, j)| {
-            let k = &session.keypoints[j];
-            (f64::from(k.x), f64::from(k.y))
-        })
-        .collect();
-    if matches.len() < options.min_inliers {
-        return Alignment::failed(
-            format!(
-                "too few keypoint matches ({}; at least {} needed): too little shared detail —                  different skin or view, or a photo too small, blurred or featureless",
-                matches.len(),
-                options.min_inliers
-            ),
-            matches.len(),
-            0,
-        );
-    }
-    let Some(fit) = ransac::fit_similarity_then_affine(&from, &to, 3.0, 5000) else {
-        return Alignment::failed(
-            format!(
-                "no consistent keypoint matches ({} matches): not the same skin, view or framing",
-                matches.len()
-            ),
-            matches.len(),
-            0,
-        );
+    let keypoints = coarse_from_keypoints(base, session, options);
+    let (matches, inliers) = (keypoints.matches, keypoints.inliers);
+    let (mut warp, start_level, method) = match keypoints.estimate {
+        Ok(warp) => (warp, base.feature_level, CoarseMethod::Features),
+        Err(why) => {
+            // Fallback: exhaustive rotation × scale with phase correlation on the coarsest level.
+            let top = base.top_level().min(session.top_level());
+            match (base.log(top), session.log(top)) {
+                (Some(b), Some(s)) => match search::search(b, s) {
+                    Some(found) => (
+                        found.warp.level_to_full(top),
+                        top,
+                        CoarseMethod::DirectSearch,
+                    ),
+                    None => return Alignment::failed(why, matches, inliers),
+                },
+                _ => return Alignment::failed(why, matches, inliers),
+            }
+        }
     };
-    if fit.inliers.len() < options.min_inliers {
-        return Alignment::failed(
-            format!(
-                "only {} of {} keypoint matches agree on one transform (at least {} needed): not the \
-                 same skin, view or framing",
-                fit.inliers.len(),
-                matches.len(),
-                options.min_inliers
-            ),
-            matches.len(),
-            fit.inliers.len(),
-        );
-    }
-    let mut warp = fit.model.level_to_full(feature_level);
-    if let Some(why) = implausible(&warp) {
-        return Alignment::failed(why, matches.len(), fit.inliers.len());
-    }
+    let failed = |why: String| -> Alignment {
+        let mut a = Alignment::failed(why, matches, inliers);
+        a.method = method;
+        a
+    };
 
-    // Coarse to fine.
-    for level in (base.fine_level..=feature_level).rev() {
+    // Coarse to fine: similarity then affine on the first level, affine below.
+    for level in (base.fine_level..=start_level).rev() {
         let (Some(template), Some(image)) = (
             reference.templates[level as usize].as_ref(),
             session.log(level),
@@ -366,7 +340,7 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
             break;
         };
         let mut at_level = warp.full_to_level(level);
-        let motions: &[Motion] = if level == feature_level {
+        let motions: &[Motion] = if level == start_level {
             &[Motion::Similarity, Motion::Affine]
         } else {
             &[Motion::Affine]
@@ -383,40 +357,104 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
             ) {
                 Some(r) => at_level = r.warp,
                 None => {
-                    return Alignment::failed(
-                        format!(
-                            "refinement lost the image at pyramid level {level} (too little overlap \
-                             or texture)"
-                        ),
-                        matches.len(),
-                        fit.inliers.len(),
-                    );
+                    return failed(format!(
+                        "refinement lost the image at pyramid level {level} (too little overlap or \
+                         texture)"
+                    ));
                 }
             }
         }
         warp = at_level.level_to_full(level);
     }
     if let Some(why) = implausible(&warp) {
-        return Alignment::failed(why, matches.len(), fit.inliers.len());
+        return failed(why);
     }
     let Some(matrix) = warp.inverse() else {
-        return Alignment::failed(
-            "singular transform".into(),
-            matches.len(),
-            fit.inliers.len(),
-        );
+        return failed("singular transform".into());
     };
     let verdict = quality::assess(reference, session, &warp, &options.thresholds);
+    let mut message = verdict.message;
+    if method == CoarseMethod::DirectSearch {
+        let note = "keypoints gave no usable transform; registered by direct search";
+        message = Some(message.map_or_else(|| note.to_string(), |m| format!("{note}; {m}")));
+    }
     Alignment {
         status: verdict.status,
         matrix,
         ncc: verdict.ncc,
         residual_px: verdict.residual_px,
-        message: verdict.message,
-        method: CoarseMethod::Features,
-        matches: matches.len(),
-        inliers: fit.inliers.len(),
+        message,
+        method,
+        matches,
+        inliers,
         overlap: Some(verdict.overlap),
+    }
+}
+
+/// The keypoint stage's outcome: a baseline → session estimate at full resolution, or why there is
+/// none.
+struct KeypointEstimate {
+    estimate: Result<Affine, String>,
+    matches: usize,
+    inliers: usize,
+}
+
+fn coarse_from_keypoints(
+    base: &Prepared,
+    session: &Prepared,
+    options: &AlignOptions,
+) -> KeypointEstimate {
+    let matches = features::match_descriptors(&base.descriptors, &session.descriptors);
+    let position = |k: &Keypoint| (f64::from(k.x), f64::from(k.y));
+    let from: Vec<(f64, f64)> = matches
+        .iter()
+        .map(|&(i, _)| position(&base.keypoints[i]))
+        .collect();
+    let to: Vec<(f64, f64)> = matches
+        .iter()
+        .map(|&(_, j)| position(&session.keypoints[j]))
+        .collect();
+    let outcome = |estimate, inliers| KeypointEstimate {
+        estimate,
+        matches: matches.len(),
+        inliers,
+    };
+    if matches.len() < options.min_inliers {
+        return outcome(
+            Err(format!(
+                "too few keypoint matches ({}; at least {} needed): too little shared detail — \
+                 different skin or view, or a photo too small, blurred or featureless",
+                matches.len(),
+                options.min_inliers
+            )),
+            0,
+        );
+    }
+    let Some(fit) = ransac::fit_similarity_then_affine(&from, &to, 3.0, 5000) else {
+        return outcome(
+            Err(format!(
+                "no consistent keypoint matches ({} matches): not the same skin, view or framing",
+                matches.len()
+            )),
+            0,
+        );
+    };
+    let inliers = fit.inliers.len();
+    if inliers < options.min_inliers {
+        return outcome(
+            Err(format!(
+                "only {inliers} of {} keypoint matches agree on one transform (at least {} needed): \
+                 not the same skin, view or framing",
+                matches.len(),
+                options.min_inliers
+            )),
+            inliers,
+        );
+    }
+    let warp = fit.model.level_to_full(base.feature_level);
+    match implausible(&warp) {
+        Some(why) => outcome(Err(why), inliers),
+        None => outcome(Ok(warp), inliers),
     }
 }
 
