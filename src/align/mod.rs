@@ -7,7 +7,9 @@
 //!    the level whose long side is at most [`AlignOptions::feature_side`], mutual-nearest matching, then
 //!    RANSAC over two-point similarities and an affine refit on the inliers. Tolerates the whole range
 //!    the product promises (rotation ±15°, scale ±15 %, shift 15 %, gain ±30 %, gamma 0.8–1.2) because
-//!    descriptors are steered by orientation and compare intensities only with each other.
+//!    descriptors are steered by orientation and compare intensities only with each other. When the
+//!    keypoints give no usable transform, [`search`] tries rotations × scales on the coarsest level with
+//!    phase correlation for the shift.
 //! 2. **Fine** ([`refine`]): inverse-compositional Lucas–Kanade on ~60 000 strong-gradient baseline
 //!    points per level, coarse to fine down to the first level with at most
 //!    [`AlignOptions::fine_pixels`] pixels, with a per-iteration gain/offset and Huber weights.

@@ -9,12 +9,12 @@
 //! (clipped) are left out, and the line is fitted with Huber weights so scars or a changed background do
 //! not drag it. When the overlap holds too little shading to pin a gamma, only the gain is fitted.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::geometry::Affine;
 use crate::kernels::gaussian_blur;
-use crate::kernels::warp::downsample_area;
+use crate::kernels::warp::{downsample_area, sample_bilinear};
 
 /// Long side of the low-passed copy the fit uses.
 const LOW_SIDE: usize = 128;
@@ -113,7 +113,9 @@ pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Optio
             }
             for (c, out) in samples.iter_mut().enumerate() {
                 let b = baseline.planes[c][[y, x]];
-                let s = bilinear(session.planes[c].view(), u, v);
+                let Some(s) = sample_bilinear(session.planes[c].view(), u, v) else {
+                    continue;
+                };
                 if (USABLE.0..USABLE.1).contains(&b) && (USABLE.0..USABLE.1).contains(&s) {
                     out.push((f64::from(s).ln(), f64::from(b).ln()));
                 }
@@ -130,15 +132,6 @@ pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Optio
         map.log_slope[c] = b;
     }
     Some(map)
-}
-
-fn bilinear(img: ArrayView2<'_, f32>, x: f64, y: f64) -> f32 {
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-    let (c, r) = (x0 as usize, y0 as usize);
-    let top = img[[r, c]] + fx * (img[[r, c + 1]] - img[[r, c]]);
-    let bottom = img[[r + 1, c]] + fx * (img[[r + 1, c + 1]] - img[[r + 1, c]]);
-    top + fy * (bottom - top)
 }
 
 /// `y ≈ a + b x` by Huber-weighted least squares (10 reweighting rounds); slope 1 (offset only) when

@@ -15,6 +15,7 @@ use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
 use super::geometry::Affine;
+use crate::kernels::warp::sample_bilinear;
 
 /// Rotations tried, degrees.
 const ROTATIONS: [f64; 11] = [
@@ -68,7 +69,7 @@ pub fn search(baseline: ArrayView2<'_, f32>, session: ArrayView2<'_, f32>) -> Op
                 .after(&Affine::similarity(1.0, 0.0, -cb.0, -cb.1));
             let mut buf = windowed(h, w, n, &window, |y, x| {
                 let (u, v) = g0.apply(x as f64, y as f64);
-                bilinear(session, u, v)
+                sample_bilinear(session, u, v)
             });
             fft2d(&mut buf, n, &fft);
             // Normalised cross-power spectrum; its inverse peaks at the shift d with
@@ -161,21 +162,6 @@ fn windowed(
     buf
 }
 
-fn bilinear(img: ArrayView2<'_, f32>, x: f64, y: f64) -> Option<f32> {
-    let (h, w) = img.dim();
-    if !(x >= 0.0 && y >= 0.0 && x <= (w - 1) as f64 && y <= (h - 1) as f64) {
-        return None;
-    }
-    let (x0, y0) = (
-        (x.floor() as usize).min(w - 2),
-        (y.floor() as usize).min(h - 2),
-    );
-    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
-    let top = img[[y0, x0]] + fx * (img[[y0, x0 + 1]] - img[[y0, x0]]);
-    let bottom = img[[y0 + 1, x0]] + fx * (img[[y0 + 1, x0 + 1]] - img[[y0 + 1, x0]]);
-    Some(top + fy * (bottom - top))
-}
-
 /// In-place 2-D FFT of an `n × n` row-major buffer: rows, then columns through a scratch column.
 fn fft2d(buf: &mut [Complex<f32>], n: usize, fft: &Arc<dyn Fft<f32>>) {
     for row in buf.chunks_exact_mut(n) {
@@ -196,13 +182,13 @@ fn fft2d(buf: &mut [Complex<f32>], n: usize, fft: &Arc<dyn Fft<f32>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::geometry::grid_error;
     use crate::kernels::gaussian_blur;
     use crate::kernels::testutil::textured;
     use crate::kernels::warp::{Interpolation, warp};
 
-    /// A textured image seen rotated by 10°, scaled by 1.08 and shifted: the search must land within
-    /// the refinement's reach (a couple of pixels at this level).
+    /// A textured image seen rotated by 10°, scaled by 1.08 and shifted: the search must land on the
+    /// nearest grid hypothesis (within half a step: 1.5°, 2.5 %), with the image centre placed to the
+    /// pixel — what the refinement needs to take over.
     #[test]
     fn finds_rotation_scale_and_shift_within_reach() {
         let base = gaussian_blur(textured(120, 160, 4).view(), 1.5);
@@ -221,7 +207,15 @@ mod tests {
             0.3,
         );
         let found = search(base.view(), session.view()).unwrap();
-        let err = grid_error(&found.warp, &truth, 160, 120, 5);
-        assert!(err < 3.0, "grid error {err}, {found:?}");
+        let w = &found.warp;
+        assert!((w.rotation().to_degrees() - 10.0).abs() <= 1.5, "{found:?}");
+        assert!((w.scale() - 1.08).abs() <= 0.025 + 1e-9, "{found:?}");
+        let (u, v) = w.apply(cx, cy);
+        let (tu, tv) = truth.apply(cx, cy);
+        assert!(
+            (u - tu).hypot(v - tv) <= 1.5,
+            "centre off by {:?}",
+            (u - tu, v - tv)
+        );
     }
 }

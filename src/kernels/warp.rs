@@ -205,6 +205,22 @@ fn bicubic(data: &[f32], w: usize, h: usize, sx: f64, sy: f64) -> f32 {
     sum
 }
 
+/// Bilinear sample of `img` at `(x, y)` (pixel centres at integers); `None` outside the square hull of
+/// the pixel centres, `[0, w − 1] × [0, h − 1]`, or for a plane smaller than 2 × 2. For a few scattered
+/// samples; [`warp`] resamples whole planes.
+#[must_use]
+pub fn sample_bilinear(img: ArrayView2<'_, f32>, x: f64, y: f64) -> Option<f32> {
+    let (h, w) = img.dim();
+    if h < 2 || w < 2 || !(x >= 0.0 && y >= 0.0 && x <= (w - 1) as f64 && y <= (h - 1) as f64) {
+        return None;
+    }
+    let (x0, y0) = ((x as usize).min(w - 2), (y as usize).min(h - 2));
+    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+    let top = img[[y0, x0]] + fx * (img[[y0, x0 + 1]] - img[[y0, x0]]);
+    let bottom = img[[y0 + 1, x0]] + fx * (img[[y0 + 1, x0 + 1]] - img[[y0 + 1, x0]]);
+    Some(top + fy * (bottom - top))
+}
+
 /// One level down the Gaussian pyramid: blur with the binomial kernel [1 4 6 4 1]/16 (σ ≈ 1) and keep
 /// every second pixel of every second row (as OpenCV's `pyrDown`, except that borders reflect
 /// half-sample-symmetrically where OpenCV's default mirrors about the edge pixel). Output size
@@ -320,6 +336,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn scattered_bilinear_samples_match_the_warp() {
+        let img = textured(30, 40, 8);
+        let m = [[1.0, 0.0, 0.37], [0.0, 1.0, 0.81], [0.0, 0.0, 1.0]];
+        let warped = warp(img.view(), &m, 30, 40, Interpolation::Bilinear, f32::NAN);
+        for (y, x) in [(0, 0), (5, 7), (28, 38)] {
+            let v = sample_bilinear(img.view(), x as f64 + 0.37, y as f64 + 0.81).unwrap();
+            assert!((v - warped[[y, x]]).abs() < 1e-6);
+        }
+        assert!(sample_bilinear(img.view(), 39.5, 3.0).is_none());
+        assert_eq!(sample_bilinear(img.view(), 39.0, 29.0), Some(img[[29, 39]]));
     }
 
     #[test]
