@@ -85,7 +85,7 @@ fn synthetic_pair() -> Pair {
 }
 
 fn report_accuracy(pair: &Pair, options: &AlignOptions) {
-    let reference = Reference::new(pair.before.view(), options);
+    let reference = Reference::new(pair.before.view(), None, options);
     let session = Prepared::new(pair.after.view(), options);
     let result = align(&reference, &session, options);
     let (h, w) = pair.before.dim();
@@ -128,14 +128,14 @@ fn bench_align(c: &mut Criterion) {
     group.bench_function("12mp/prepare", |b| {
         b.iter(|| black_box(Prepared::new(pair.after.view(), &options)));
     });
-    let reference = Reference::new(pair.before.view(), &options);
+    let reference = Reference::new(pair.before.view(), None, &options);
     let session = Prepared::new(pair.after.view(), &options);
     group.bench_function("12mp/align_prepared", |b| {
         b.iter(|| black_box(align(&reference, &session, &options)));
     });
     group.bench_function("12mp/pair", |b| {
         b.iter(|| {
-            let reference = Reference::new(pair.before.view(), &options);
+            let reference = Reference::new(pair.before.view(), None, &options);
             let session = Prepared::new(pair.after.view(), &options);
             black_box(align(&reference, &session, &options))
         });

@@ -15,6 +15,7 @@
 //! |---|---|
 //! | [`align`] | registration of each session to its baseline, photometric normalisation, quality gate |
 //! | [`kernels`] | parallel f32 image kernels: convolution, Gaussian, morphology, labelling, warps |
+//! | [`metrics`] | the skin mask (roughness, pores and scars to come) |
 //! | [`io`] | decoding JPEG/PNG/TIFF (8/16-bit, EXIF orientation and date) into linear `f32` planes |
 //! | [`series`] | patients, dated sessions and views in a photo folder; `series.toml` |
 //! | [`pipeline`] | running a patient through every stage in a deterministic order |
@@ -24,6 +25,7 @@
 pub mod align;
 pub mod io;
 pub mod kernels;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 pub mod series;

@@ -19,6 +19,7 @@ use crate::align::photometric::{self, PhotometricMap, Shading};
 use crate::align::preview::aligned_preview;
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
+use crate::metrics::skin::SkinMask;
 use crate::report::{
     AlignmentReport, Calibration, PatientReport, PhotoSummary, SessionEntry, ToolInfo, ViewReport,
     output_dir_name,
@@ -272,7 +273,11 @@ fn process_baseline(
     let reference = Alignment::reference();
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
     let frame = BaselineFrame {
-        reference: Reference::new(photo.luminance.view(), &options.align),
+        reference: Reference::new(
+            photo.luminance.view(),
+            Some(&SkinMask::detect(&photo.rgb)),
+            &options.align,
+        ),
         shading: Shading::new(&photo.rgb),
         size,
     };

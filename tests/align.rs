@@ -47,7 +47,7 @@ fn luminance(view: &SyntheticView, session: usize, config: &SynthConfig) -> ndar
 fn align_series(config: &SynthConfig, options: &AlignOptions) -> Vec<(String, f64, Alignment)> {
     let mut out = Vec::new();
     for view in generate(config).expect("config") {
-        let reference = Reference::new(luminance(&view, 0, config).view(), options);
+        let reference = Reference::new(luminance(&view, 0, config).view(), None, options);
         for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
             let session = Prepared::new(luminance(&view, k, config).view(), options);
             let result = align(&reference, &session, options);
@@ -121,7 +121,7 @@ fn unrelated_pairs_fail() {
     let views = generate(&config).expect("config");
     let references: Vec<Reference> = views
         .iter()
-        .map(|v| Reference::new(luminance(v, 0, &config).view(), &options))
+        .map(|v| Reference::new(luminance(v, 0, &config).view(), None, &options))
         .collect();
     let sessions: Vec<Prepared> = views
         .iter()
@@ -164,7 +164,7 @@ fn the_quality_gate_rejects_wrong_matrices() {
     let config = wide_range_config(31, 2, 2);
     let options = AlignOptions::default();
     let views = generate(&config).expect("config");
-    let reference = Reference::new(luminance(&views[0], 0, &config).view(), &options);
+    let reference = Reference::new(luminance(&views[0], 0, &config).view(), None, &options);
     let same_skin = Prepared::new(luminance(&views[0], 1, &config).view(), &options);
     let other_skin = Prepared::new(luminance(&views[1], 1, &config).view(), &options);
     let truth = Affine::from_matrix3(&views[0].truth.sessions[1].matrix);

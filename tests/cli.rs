@@ -208,10 +208,18 @@ fn bad_inputs_are_reported_and_the_rest_is_analysed() {
             .all(|s| s["photo"]["width"] == 64)
     );
     // A 64 × 48 gradient has too little detail for keypoints; the same photo a session later is
-    // still registered, by the direct search.
+    // still registered (to the identity), by the direct search. Whether it is `ok` or `poor` depends on
+    // how much of so small a photo the local check can verify; it is never `failed`.
     let later = &front["sessions"][1]["alignment"];
     assert_eq!(later["method"], "direct_search", "{later}");
-    assert_eq!(later["status"], "ok", "{later}");
+    assert_ne!(later["status"], "failed", "{later}");
+    assert!(later["ncc"].as_f64().unwrap() > 0.99, "{later}");
+    for (r, row) in later["matrix"].as_array().unwrap().iter().enumerate() {
+        for (c, v) in row.as_array().unwrap().iter().enumerate() {
+            let expected = if r == c { 1.0 } else { 0.0 };
+            assert!((v.as_f64().unwrap() - expected).abs() < 0.01, "{later}");
+        }
+    }
     // …and so were the other patients.
     for patient in ["P001", "P002"] {
         assert_eq!(

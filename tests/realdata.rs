@@ -27,6 +27,7 @@ use skintex::align::{AlignOptions, AlignStatus, Prepared, Reference, align};
 use skintex::io::colour::linear_to_srgb;
 use skintex::io::{LoadOptions, Photo, decode_photo};
 use skintex::kernels::warp::{Interpolation, warp};
+use skintex::metrics::skin::SkinMask;
 
 const TRANSFORMS_PER_PHOTO: usize = 20;
 
@@ -167,7 +168,8 @@ fn main() -> ExitCode {
             }
         };
         let (h, w) = photo.luminance.dim();
-        let reference = Reference::new(photo.luminance.view(), &options);
+        let skin = SkinMask::detect(&photo.rgb);
+        let reference = Reference::new(photo.luminance.view(), Some(&skin), &options);
         let mut rng = ChaCha8Rng::seed_from_u64(0x4EA1_DA7A + index as u64);
         let mut photo_errors = Vec::new();
         let mut first = None;
@@ -208,7 +210,8 @@ fn main() -> ExitCode {
         let mut sorted = photo_errors.clone();
         sorted.sort_by(f64::total_cmp);
         println!(
-            "realdata: {name} ({w}×{h}): median {:.3} px, max {:.3} px",
+            "realdata: {name} ({w}×{h}, skin {:.0} %): median {:.3} px, max {:.3} px",
+            100.0 * skin.fraction(),
             sorted[sorted.len() / 2],
             sorted[sorted.len() - 1]
         );

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernels::gaussian_blur;
 use crate::kernels::warp::pyramid_down;
+use crate::metrics::skin::SkinMask;
 use features::{Descriptor, FeatureOptions, Keypoint};
 use geometry::Affine;
 use refine::{Motion, Template};
@@ -49,6 +50,8 @@ pub use quality::QualityThresholds;
 /// Offset added to linear luminance before the logarithm: keeps sensor noise in near-black pixels from
 /// becoming large log-luminance swings (1/512 is about code value 12 of 255 in sRGB).
 const LOG_FLOOR: f32 = 1.0 / 512.0;
+/// Smallest share of the baseline a skin mask must cover to restrict the fine stage to it.
+pub const MIN_SKIN_FRACTION: f64 = 0.05;
 /// Smallest long side of the coarsest pyramid level kept.
 const MIN_LEVEL_SIDE: usize = 96;
 
@@ -186,16 +189,29 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Prepares a baseline photo's linear luminance.
+    /// Prepares a baseline photo's linear luminance. With a `skin` mask covering at least
+    /// [`MIN_SKIN_FRACTION`] of the photo, the fine stage fits only points on skin — the region that
+    /// is measured — so hair, eyes or a backdrop that moved cannot pull the fit; with less (a
+    /// close-up the colour rule misjudges, a grey photo), every point is used.
     #[must_use]
-    pub fn new(luminance: ArrayView2<'_, f32>, options: &AlignOptions) -> Self {
+    pub fn new(
+        luminance: ArrayView2<'_, f32>,
+        skin: Option<&SkinMask>,
+        options: &AlignOptions,
+    ) -> Self {
         let prepared = Prepared::new(luminance, options);
+        let skin = skin.filter(|m| m.fraction() >= MIN_SKIN_FRACTION);
         let templates = prepared
             .logs
             .iter()
-            .map(|log| {
+            .enumerate()
+            .map(|(level, log)| {
+                let f = f64::from(1u32 << level);
+                let on_skin = |x: usize, y: usize| {
+                    skin.is_none_or(|m| m.contains(x as f64 * f, y as f64 * f))
+                };
                 log.as_ref()
-                    .map(|l| Template::select(l.view(), options.template_points, None))
+                    .map(|l| Template::select(l.view(), options.template_points, Some(&on_skin)))
             })
             .collect();
         Self {
@@ -512,4 +528,40 @@ fn implausible(warp: &Affine) -> Option<String> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::colour::srgb_to_linear;
+    use crate::kernels::testutil::textured;
+
+    /// With a skin mask covering the left half of the photo, the fine stage's points all lie on it;
+    /// with a mask too small to trust, points come from the whole frame.
+    #[test]
+    fn fine_stage_points_follow_the_skin_mask() {
+        let (h, w) = (240, 320);
+        let texture = textured(h, w, 3);
+        let skin = [198.0, 150.0, 120.0].map(|v: f64| srgb_to_linear(v / 255.0) as f32);
+        let blue = [60.0, 90.0, 160.0].map(|v: f64| srgb_to_linear(v / 255.0) as f32);
+        let rgb: [Array2<f32>; 3] = std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                let base = if x < w / 2 { skin[c] } else { blue[c] };
+                base * (0.8 + 0.4 * texture[[y, x]])
+            })
+        });
+        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
+            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
+        });
+        let mask = SkinMask::detect(&rgb);
+        assert!((mask.fraction() - 0.5).abs() < 0.05, "{}", mask.fraction());
+        let options = AlignOptions::default();
+        let masked = Reference::new(luminance.view(), Some(&mask), &options);
+        let template = masked.templates[0].as_ref().unwrap();
+        assert!(template.points.len() > 1000);
+        assert!(template.points.iter().all(|p| p.x < (w / 2) as f32));
+        let unmasked = Reference::new(luminance.view(), None, &options);
+        let all = unmasked.templates[0].as_ref().unwrap();
+        assert!(all.points.iter().any(|p| p.x > (w / 2) as f32 + 10.0));
+    }
 }
