@@ -536,6 +536,44 @@ mod tests {
     use crate::io::colour::srgb_to_linear;
     use crate::kernels::testutil::textured;
 
+    /// Degenerate photos (tiny, one pixel wide, flat, pure noise, mismatched sizes) give a verdict,
+    /// never a panic; a flat pair cannot be registered and says so.
+    #[test]
+    fn degenerate_photos_fail_cleanly() {
+        let options = AlignOptions::default();
+        let flat = |h: usize, w: usize| Array2::from_elem((h, w), 0.5f32);
+        let planes = [
+            flat(1, 1),
+            flat(1, 50),
+            flat(50, 1),
+            flat(9, 9),
+            flat(40, 40),
+            flat(300, 400),
+            textured(300, 400, 1),
+            Array2::zeros((120, 90)),
+            // A float TIFF can carry non-finite samples.
+            Array2::from_shape_fn((200, 260), |(y, x)| match (x + 3 * y) % 97 {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2 => f32::NEG_INFINITY,
+                _ => textured(1, 1, (x * 7 + y) as u64)[[0, 0]],
+            }),
+        ];
+        for a in &planes {
+            let reference = Reference::new(a.view(), None, &options);
+            for b in &planes {
+                let session = Prepared::new(b.view(), &options);
+                let result = align(&reference, &session, &options);
+                assert!(result.matrix.is_finite());
+                if a.iter().chain(b.iter()).all(|&v| v == a[[0, 0]]) {
+                    assert_eq!(result.status, AlignStatus::Failed, "{:?}", a.dim());
+                    assert!(result.message.is_some());
+                }
+                let _ = verify(&reference, &session, &Affine::IDENTITY, &options);
+            }
+        }
+    }
+
     /// With a skin mask covering the left half of the photo, the fine stage's points all lie on it;
     /// with a mask too small to trust, points come from the whole frame.
     #[test]
