@@ -94,6 +94,8 @@ struct BaselineFrame {
 
 /// One session's outcome before it becomes a report entry.
 struct Processed {
+    /// Index into the patient's sessions (report order).
+    index: usize,
     entry: SessionEntry,
     image: Option<OutputImage>,
 }
@@ -121,7 +123,7 @@ pub fn analyze_patient(
                 .filter_map(|(i, s)| s.photos.get(&view).map(|p| (i, p.as_path())))
                 .collect();
             let baseline_job = jobs.iter().find(|(i, _)| Some(*i) == patient.baseline);
-            let (baseline, missing_baseline) = match baseline_job {
+            let (baseline, baseline_frame) = match baseline_job {
                 Some(&(index, path)) => {
                     let (processed, frame) =
                         process_baseline(patient, &view, index, path, options, on_photo);
@@ -152,19 +154,14 @@ pub fn analyze_patient(
                         &view,
                         index,
                         path,
-                        missing_baseline.as_ref(),
+                        baseline_frame.as_ref(),
                         options,
                         on_photo,
                     )
                 })
                 .collect();
             let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
-            processed.sort_by_key(|p| {
-                patient
-                    .sessions
-                    .iter()
-                    .position(|s| s.name == p.entry.session)
-            });
+            processed.sort_by_key(|p| p.index);
             let mut entries = Vec::with_capacity(processed.len());
             for p in processed {
                 let e = &p.entry;
@@ -258,7 +255,14 @@ fn process_baseline(
 ) -> (Processed, Option<BaselineFrame>) {
     let mut entry = entry(patient, index, path);
     let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
-        return (Processed { entry, image: None }, None);
+        return (
+            Processed {
+                index,
+                entry,
+                image: None,
+            },
+            None,
+        );
     };
     let size = (photo.width(), photo.height());
     let image = preview_image(
@@ -281,7 +285,14 @@ fn process_baseline(
         shading: Shading::new(&photo.rgb),
         size,
     };
-    (Processed { entry, image }, Some(frame))
+    (
+        Processed {
+            index,
+            entry,
+            image,
+        },
+        Some(frame),
+    )
 }
 
 fn process_session(
@@ -295,17 +306,25 @@ fn process_session(
 ) -> Processed {
     let mut entry = entry(patient, index, path);
     let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
-        return Processed { entry, image: None };
+        return Processed {
+            index,
+            entry,
+            image: None,
+        };
     };
     let base = match baseline {
         Ok(b) => b,
         Err(why) => {
-            let mut failed = Alignment::reference();
-            failed.status = AlignStatus::Failed;
-            failed.overlap = None;
-            failed.message = Some(why.clone());
-            entry.alignment = Some(alignment_report(&failed, None, None));
-            return Processed { entry, image: None };
+            entry.alignment = Some(alignment_report(
+                &Alignment::failed(why.clone()),
+                None,
+                None,
+            ));
+            return Processed {
+                index,
+                entry,
+                image: None,
+            };
         }
     };
     let session = Prepared::new(photo.luminance.view(), &options.align);
@@ -328,7 +347,11 @@ fn process_session(
         AlignStatus::Failed | AlignStatus::Reference => (None, None),
     };
     entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
-    Processed { entry, image }
+    Processed {
+        index,
+        entry,
+        image,
+    }
 }
 
 fn preview_image(

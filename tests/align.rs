@@ -206,10 +206,7 @@ fn photometric_normalisation_matches_the_baseline_colours() {
             let to_baseline = Affine::from_matrix3(&truth.matrix);
             let map = fit(&base_shading, &Shading::new(&session.rgb), &to_baseline).expect("fit");
             // Compare 16 × 16 block means in the baseline frame, well inside the overlap.
-            let f = 16.0;
-            let up = Affine {
-                m: [[f, 0.0, 7.5], [0.0, f, 7.5]],
-            };
+            let up = Affine::block_to_full(16);
             let sample = up
                 .inverse()
                 .unwrap()

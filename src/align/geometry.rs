@@ -109,6 +109,17 @@ impl Affine {
         self.m.iter().flatten().all(|v| v.is_finite())
     }
 
+    /// Pixel of a plane reduced by [`crate::kernels::warp::downsample_area`] with `factor` → the
+    /// full-resolution position its block is centred on: `factor · i + (factor − 1)/2`.
+    #[must_use]
+    pub fn block_to_full(factor: usize) -> Self {
+        let k = factor.max(1) as f64;
+        let centre = (k - 1.0) / 2.0;
+        Self {
+            m: [[k, 0.0, centre], [0.0, k, centre]],
+        }
+    }
+
     /// The same map expressed between the frames of pyramid level `level` (coordinates divided by
     /// `2^level`) on both sides.
     #[must_use]
@@ -262,6 +273,14 @@ mod tests {
         let (u2, v2) = at2.apply(x, y);
         assert!((u / 4.0 - u2).abs() < 1e-12 && (v / 4.0 - v2).abs() < 1e-12);
         assert_eq!(at2.level_to_full(2), a);
+    }
+
+    #[test]
+    fn block_grid_maps_to_block_centres() {
+        // Block 0 of factor 4 covers pixels 0–3 (centre 1.5); block 2 covers 8–11 (centre 9.5).
+        let up = Affine::block_to_full(4);
+        assert_eq!(up.apply(0.0, 2.0), (1.5, 9.5));
+        assert_eq!(Affine::block_to_full(1), Affine::IDENTITY);
     }
 
     #[test]

@@ -293,16 +293,18 @@ impl Alignment {
         }
     }
 
-    fn failed(message: String, matches: usize, inliers: usize) -> Self {
+    /// A session that could not be registered at all (no estimate: identity matrix, no figures).
+    #[must_use]
+    pub fn failed(message: String) -> Self {
         Self {
             status: AlignStatus::Failed,
             matrix: Affine::IDENTITY,
             ncc: None,
             residual_px: None,
             message: Some(message),
-            method: CoarseMethod::Features,
-            matches,
-            inliers,
+            method: CoarseMethod::None,
+            matches: 0,
+            inliers: 0,
             overlap: None,
         }
     }
@@ -314,17 +316,21 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
     let base = &reference.prepared;
     if base.feature_level != session.feature_level || base.fine_level != session.fine_level {
         // Pyramids of different depth: the photos differ in size by more than a factor of two or so.
-        return Alignment::failed(
-            format!(
-                "photo size {}×{} is too different from the baseline's {}×{}",
-                session.width, session.height, base.width, base.height
-            ),
-            0,
-            0,
-        );
+        return Alignment::failed(format!(
+            "photo size {}×{} is too different from the baseline's {}×{}",
+            session.width, session.height, base.width, base.height
+        ));
     }
     let keypoints = coarse_from_keypoints(base, session, options);
     let (matches, inliers) = (keypoints.matches, keypoints.inliers);
+    let failed_after = |method: CoarseMethod, why: String| -> Alignment {
+        Alignment {
+            method,
+            matches,
+            inliers,
+            ..Alignment::failed(why)
+        }
+    };
     let (mut warp, start_level, method) = match keypoints.estimate {
         Ok(warp) => (warp, base.feature_level, CoarseMethod::Features),
         Err(why) => {
@@ -337,17 +343,13 @@ pub fn align(reference: &Reference, session: &Prepared, options: &AlignOptions) 
                         top,
                         CoarseMethod::DirectSearch,
                     ),
-                    None => return Alignment::failed(why, matches, inliers),
+                    None => return failed_after(CoarseMethod::Features, why),
                 },
-                _ => return Alignment::failed(why, matches, inliers),
+                _ => return failed_after(CoarseMethod::Features, why),
             }
         }
     };
-    let failed = |why: String| -> Alignment {
-        let mut a = Alignment::failed(why, matches, inliers);
-        a.method = method;
-        a
-    };
+    let failed = |why: String| failed_after(method, why);
 
     // Coarse to fine: similarity then affine on the first level, affine below.
     for level in (base.fine_level..=start_level).rev() {
@@ -487,10 +489,10 @@ pub fn verify(
     options: &AlignOptions,
 ) -> Alignment {
     let Some(warp) = to_baseline.inverse() else {
-        return Alignment::failed("singular transform".into(), 0, 0);
+        return Alignment::failed("singular transform".into());
     };
     if reference.prepared.fine_level != session.fine_level {
-        return Alignment::failed("photo sizes too different to compare".into(), 0, 0);
+        return Alignment::failed("photo sizes too different to compare".into());
     }
     let verdict = quality::assess(reference, session, &warp, &options.thresholds);
     Alignment {

@@ -75,15 +75,6 @@ impl Shading {
         });
         Self { planes, factor }
     }
-
-    /// Full-resolution position of low-res pixel `i`.
-    fn low_to_full(&self, i: f64) -> f64 {
-        self.factor as f64 * i + (self.factor as f64 - 1.0) / 2.0
-    }
-
-    fn full_to_low(&self, x: f64) -> f64 {
-        (x - (self.factor as f64 - 1.0) / 2.0) / self.factor as f64
-    }
 }
 
 /// Fits the map taking `session` values onto `baseline` values over their overlap; `to_baseline` maps a
@@ -91,7 +82,12 @@ impl Shading {
 /// overlap.
 #[must_use]
 pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Option<PhotometricMap> {
-    let to_session = to_baseline.inverse()?;
+    // Baseline low-res pixel → baseline full → session full → session low-res pixel.
+    let sample = Affine::block_to_full(session.factor).inverse()?.after(
+        &to_baseline
+            .inverse()?
+            .after(&Affine::block_to_full(baseline.factor)),
+    );
     let (bh, bw) = baseline.planes[0].dim();
     let (sh, sw) = session.planes[0].dim();
     // Keep two low-res pixels clear of the session's edges (the blur saw reflected pixels there).
@@ -99,11 +95,7 @@ pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Optio
     let mut samples: [Vec<(f64, f64)>; 3] = Default::default();
     for y in 0..bh {
         for x in 0..bw {
-            let (fx, fy) = to_session.apply(
-                baseline.low_to_full(x as f64),
-                baseline.low_to_full(y as f64),
-            );
-            let (u, v) = (session.full_to_low(fx), session.full_to_low(fy));
+            let (u, v) = sample.apply(x as f64, y as f64);
             if u < margin
                 || v < margin
                 || u > sw as f64 - 1.0 - margin

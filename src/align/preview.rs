@@ -25,12 +25,8 @@ pub fn aligned_preview(
         .max(baseline_height)
         .div_ceil(max_side.max(1))
         .max(1);
-    let k = factor as f64;
-    let centre = (k - 1.0) / 2.0;
     // Thumbnail pixel → full-resolution pixel of the same photo, and back.
-    let up = Affine {
-        m: [[k, 0.0, centre], [0.0, k, centre]],
-    };
+    let up = Affine::block_to_full(factor);
     let down = up.inverse()?;
     let to_session = to_baseline.inverse()?;
     let sample = down.after(&to_session.after(&up));

@@ -4,8 +4,8 @@
 //! - *Inverse compositional*: the Jacobian is the baseline's gradient, computed once per level; each
 //!   iteration only samples the session image at the warped points.
 //! - *Sparse*: within each cell of a regular grid only the strongest-gradient pixel is kept (as in
-//!   direct visual odometry, e.g. Engel et al., DSO, 2018), so ~60 000 points spread over the whole
-//!   overlap carry nearly all the information of every pixel for a fraction of the work.
+//!   direct visual odometry, e.g. Engel et al., DSO, 2018): ~60 000 points spread over the whole
+//!   overlap, so an iteration costs the same at 3 MP as at 0.5 MP (accuracy: `tests/align.rs`).
 //! - *Photometric*: on log-luminance an exposure gain is an offset and a gamma change a scale, so
 //!   fitting `α · session + β` to the baseline at every iteration makes the fit invariant to both, as
 //!   ECC's normalisation does (Evangelidis & Psarakis, PAMI 2008).
@@ -18,7 +18,8 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::geometry::{Affine, solve_spd};
+use super::geometry::{Affine, grid_error, solve_spd};
+use crate::kernels::warp::sample_bilinear;
 
 /// Points per chunk of the deterministic parallel sums.
 const CHUNK: usize = 4096;
@@ -254,7 +255,13 @@ pub fn refine(
         let (delta, information) =
             solve_step(template, points, &weights, &residual, &sampled, motion)?;
         let step = template.denormalise(&delta);
-        let moved = corner_motion(&step, template.size);
+        let moved = grid_error(
+            &step,
+            &Affine::IDENTITY,
+            template.size.0,
+            template.size.1,
+            2,
+        );
         warp = warp.after(&step.inverse()?);
         if !warp.is_finite() {
             return None;
@@ -278,24 +285,12 @@ pub fn refine(
 
 /// Bilinear samples of `image` at the warped points; NaN where a point lands outside.
 fn sample(points: &[TemplatePoint], image: ArrayView2<'_, f32>, warp: &Affine, out: &mut [f32]) {
-    let (h, w) = image.dim();
-    let (xmax, ymax) = ((w - 1) as f64, (h - 1) as f64);
     out.par_chunks_mut(CHUNK)
         .zip(points.par_chunks(CHUNK))
         .for_each(|(out, pts)| {
             for (o, p) in out.iter_mut().zip(pts) {
                 let (x, y) = warp.apply(f64::from(p.x), f64::from(p.y));
-                *o = if x >= 0.0 && y >= 0.0 && x < xmax && y < ymax {
-                    let (x0, y0) = (x.floor(), y.floor());
-                    let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-                    let (c, r) = (x0 as usize, y0 as usize);
-                    let top = image[[r, c]] + fx * (image[[r, c + 1]] - image[[r, c]]);
-                    let bottom =
-                        image[[r + 1, c]] + fx * (image[[r + 1, c + 1]] - image[[r + 1, c]]);
-                    top + fy * (bottom - top)
-                } else {
-                    f32::NAN
-                };
+                *o = sample_bilinear(image, x, y).unwrap_or(f32::NAN);
             }
         });
 }
@@ -409,18 +404,6 @@ fn solve_step(
         m: [[1.0 + p[0], p[1], p[2]], [p[3], 1.0 + p[4], p[5]]],
     };
     Some((delta, min_eig))
-}
-
-/// Largest displacement of a frame corner under `step`, px.
-fn corner_motion(step: &Affine, (w, h): (usize, usize)) -> f64 {
-    let (xm, ym) = ((w.max(1) - 1) as f64, (h.max(1) - 1) as f64);
-    [(0.0, 0.0), (xm, 0.0), (0.0, ym), (xm, ym)]
-        .iter()
-        .map(|&(x, y)| {
-            let (u, v) = step.apply(x, y);
-            (u - x).hypot(v - y)
-        })
-        .fold(0.0, f64::max)
 }
 
 /// `Σ f(k)` for `k < n` over fixed chunks summed in order: the same bits for any thread count.

@@ -44,8 +44,9 @@ pub fn search(baseline: ArrayView2<'_, f32>, session: ArrayView2<'_, f32>) -> Op
     }
     // Zero padding to twice the size keeps circular wrap-around away from real shifts.
     let n = (2 * w.max(h)).next_power_of_two();
-    let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
-    let ifft = FftPlanner::<f32>::new().plan_fft_inverse(n);
+    let mut planner = FftPlanner::<f32>::new();
+    let fft = planner.plan_fft_forward(n);
+    let ifft = planner.plan_fft_inverse(n);
     let window = hann_window(h, w);
     let base_spectrum = {
         let mut buf = windowed(h, w, n, &window, |y, x| Some(baseline[[y, x]]));
