@@ -4,5 +4,6 @@
 //! baseline's skin, the region that will be measured, rather than hair, eyes or the backdrop), and the
 //! ISO 25178-2 arithmetic of the roughness parameters ([`roughness`]).
 
+pub mod blobs;
 pub mod roughness;
 pub mod skin;

@@ -19,18 +19,11 @@ use super::noise::{Fbm, hash2, unit_from_hash};
 use super::{PoreTruth, ScarTruth, SessionTruth};
 use crate::io::colour;
 
-/// The fraction of a feature's contrast at distance `r` from its centre, for radius `radius`.
+/// The fraction of a feature's contrast at distance `r` from its centre, for radius `radius`: the
+/// soft disk the metrics' size calibration models ([`crate::metrics::blobs::soft_disk`]).
 #[must_use]
 pub fn profile(r: f64, radius: f64) -> f64 {
-    let inner = 0.7 * radius;
-    let outer = 1.3 * radius;
-    if r <= inner {
-        1.0
-    } else if r >= outer {
-        0.0
-    } else {
-        0.5 * (1.0 + (PI * (r - inner) / (outer - inner)).cos())
-    }
+    crate::metrics::blobs::soft_disk(r, radius)
 }
 
 /// d(profile)/dr.

@@ -1,0 +1,597 @@
+//! Dark blobs across scales: the difference-of-Gaussians detector under the pore and scar metrics.
+//!
+//! Pores (≈ 0.1–0.6 mm) and atrophic scars (≈ 0.5–5 mm) are the same thing to a photograph at different
+//! sizes: a roughly round depression that reads darker than the skin around it. One scale space finds
+//! both; [`super::pores`] and [`super::scars`] split the blobs by size and apply their own thresholds.
+//!
+//! The detector is Lowe's (IJCV 60, 2004): octaves of Gaussian levels σ₀·kⁱ (k = 2^(1/S)), each octave
+//! started from the previous one's level 2σ₀ block-averaged by 2, so the work at the coarse scales a scar
+//! needs is a fraction of the full-resolution work; the difference of neighbouring levels divided by
+//! k − 1 approximates the scale-normalised Laplacian σ²∇²G (Lindeberg, IJCV 30, 1998), positive at the
+//! centre of a dark blob. Blobs are local maxima over space and scale (26 neighbours), refined to
+//! sub-pixel position and sub-level scale by parabolas, and kept only if the response stands out from the
+//! local spread of the same level (robust σ per tile) and the blob is not elongated (Hessian trace²/det,
+//! which rejects wrinkles, hairs and edges).
+//!
+//! **What the size means.** A detector's peak scale is not a size: it depends on the blob's profile and on
+//! the blurs applied. [`Calibration`] runs this same detector on ideal depressions of known radius — a
+//! soft-edged disk ([`soft_disk`]) reaching half its depth at radius R, integrated over square pixels —
+//! and tabulates peak scale → R and peak response per unit depth. A detected blob's radius and depth are
+//! read off that table, so the reported diameter is the half-depth diameter of the depression (what a
+//! ruler on a profile would give), and its depth is in the height's own units (log-luminance).
+//! Written here rather than taken from imageproc because no crate offers a multi-octave DoG with
+//! sub-level interpolation and a size calibration, and the kernels it needs are ours already.
+
+use std::sync::OnceLock;
+
+use ndarray::{Array2, ArrayView2, Zip, s};
+use rayon::prelude::*;
+
+use crate::kernels::{Kernel1d, convolve_separable};
+
+/// Blur of the first level of every octave, in that octave's pixels.
+const SIGMA0: f32 = 0.6;
+/// Levels per octave at which extrema are sought (S); k = 2^(1/S).
+const SCALES: usize = 3;
+/// Side of the tiles over which the local spread of a level is estimated, octave pixels.
+const NOISE_TILE: usize = 32;
+
+/// Fraction of a depression's depth at distance `r` from its centre, for half-depth radius `radius`:
+/// full depth out to 0.7 R, then a raised-cosine wall down to 0 at 1.3 R, half depth exactly at R.
+/// The model the size calibration assumes (and the synthetic generator draws).
+#[must_use]
+pub fn soft_disk(r: f64, radius: f64) -> f64 {
+    let inner = 0.7 * radius;
+    let outer = 1.3 * radius;
+    if r <= inner {
+        1.0
+    } else if r >= outer {
+        0.0
+    } else {
+        0.5 * (1.0 + (std::f64::consts::PI * (r - inner) / (outer - inner)).cos())
+    }
+}
+
+/// A dark blob found by [`detect`], in the input plane's pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Blob {
+    /// Centre x (pixel centres at integers).
+    pub x: f64,
+    /// Centre y.
+    pub y: f64,
+    /// Interpolated peak scale σ, input pixels.
+    pub sigma: f64,
+    /// Interpolated peak of the normalised DoG response (height units).
+    pub response: f64,
+    /// Robust spread of that DoG level around the blob (same units).
+    pub noise: f64,
+}
+
+/// How many octaves reach blobs of half-depth radius up to `max_radius` input pixels.
+#[must_use]
+pub fn octaves_for(max_radius: f64) -> usize {
+    // A soft disk peaks at σ ≈ R/1.2 or above (the calibration's range is R/σ ∈ 1.2–1.6); octave o
+    // finds peaks up to σ₀·k^(S + 1)·2^o (top level, half a level of interpolation).
+    let sigma_needed = max_radius.max(1.0) / 1.2;
+    let top_of_first = f64::from(SIGMA0) * 2f64.powf(1.0 + 1.0 / SCALES as f64);
+    let mut octaves = 1;
+    while top_of_first * 2f64.powi(octaves - 1) < sigma_needed && octaves < 16 {
+        octaves += 1;
+    }
+    octaves as usize
+}
+
+/// Gaussian blur truncated at 3σ: a detector needs the shape, not the last 0.3 % of the tail, and a
+/// shorter kernel is the larger part of the detector's time. The calibration uses the same kernels.
+fn blur(src: ArrayView2<'_, f32>, sigma: f32) -> Array2<f32> {
+    let radius = (3.0 * sigma).ceil().max(1.0) as i32;
+    let mut taps: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = taps.iter().sum();
+    taps.iter_mut().for_each(|t| *t /= sum);
+    let kernel = Kernel1d::new(taps).unwrap_or_else(|_| Kernel1d::identity());
+    convolve_separable(src, &kernel, &kernel)
+}
+
+/// Robust spread (1.4826 × median |v|, the DoG being zero-mean) of a level per tile of
+/// `NOISE_TILE`² pixels, sampled on every second pixel.
+fn tile_noise(dog: &Array2<f32>) -> Array2<f32> {
+    let (h, w) = dog.dim();
+    let (th, tw) = (h.div_ceil(NOISE_TILE), w.div_ceil(NOISE_TILE));
+    let values: Vec<f32> = (0..th * tw)
+        .into_par_iter()
+        .map(|t| {
+            let (ty, tx) = (t / tw, t % tw);
+            let mut sample: Vec<f32> = Vec::with_capacity(NOISE_TILE * NOISE_TILE / 4);
+            for y in (ty * NOISE_TILE..((ty + 1) * NOISE_TILE).min(h)).step_by(2) {
+                for x in (tx * NOISE_TILE..((tx + 1) * NOISE_TILE).min(w)).step_by(2) {
+                    sample.push(dog[[y, x]].abs());
+                }
+            }
+            if sample.is_empty() {
+                return 0.0;
+            }
+            let mid = sample.len() / 2;
+            1.4826 * *sample.select_nth_unstable_by(mid, f32::total_cmp).1
+        })
+        .collect();
+    Array2::from_shape_vec((th, tw), values).unwrap_or_else(|_| Array2::zeros((th, tw)))
+}
+
+/// Detection thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectOptions {
+    /// Octaves to search (see [`octaves_for`]).
+    pub octaves: usize,
+    /// A blob's response must exceed this many times its level's local spread.
+    pub min_snr: f64,
+    /// Largest Hessian trace²/det ratio parameter r: (r + 1)²/r bounds trace²/det. 1 = only perfectly round.
+    pub max_elongation: f64,
+}
+
+/// Finds dark blobs in `height` (larger = higher, so a depression is a local minimum).
+#[must_use]
+pub fn detect(height: ArrayView2<'_, f32>, options: &DetectOptions) -> Vec<Blob> {
+    let (h, w) = height.dim();
+    if h < 3 || w < 3 {
+        return Vec::new();
+    }
+    let k = 2f32.powf(1.0 / SCALES as f32);
+    let edge_limit = (options.max_elongation + 1.0).powi(2) / options.max_elongation.max(1.0);
+    let mut blobs = Vec::new();
+    let mut base = blur(height, SIGMA0);
+    for octave in 0..options.octaves {
+        let (oh, ow) = base.dim();
+        if oh < 3 || ow < 3 {
+            break;
+        }
+        let mut levels = vec![base];
+        for i in 1..SCALES + 3 {
+            let inc = SIGMA0 * (k.powi(2 * i as i32) - k.powi(2 * (i as i32 - 1))).sqrt();
+            let next = blur(levels[i - 1].view(), inc);
+            levels.push(next);
+        }
+        let dogs: Vec<Array2<f32>> = levels
+            .windows(2)
+            .map(|pair| {
+                let mut d = pair[1].clone();
+                Zip::from(&mut d)
+                    .and(&pair[0])
+                    .par_for_each(|a, &b| *a = (*a - b) / (k - 1.0));
+                d
+            })
+            .collect();
+        let step = f64::from(1u32 << octave);
+        for i in 1..=SCALES {
+            let noise = tile_noise(&dogs[i]);
+            let found = extrema(&dogs, i, &noise, options.min_snr, edge_limit);
+            for (x, y, s, response, tile_sigma) in found {
+                blobs.push(Blob {
+                    x: step * x,
+                    y: step * y,
+                    sigma: step * f64::from(SIGMA0) * f64::from(k).powf(i as f64 + 0.5 + s),
+                    response,
+                    noise: tile_sigma,
+                });
+            }
+        }
+        // Decimate (Lowe): level S holds 2σ₀ in this octave's pixels, σ₀ in the next one's, so every
+        // octave starts from the same blur and the octaves are self-similar. A block average would
+        // add its own spread and make the octaves disagree at their seams.
+        base = levels[SCALES].slice(s![..;2, ..;2]).to_owned();
+    }
+    let refined: Vec<Blob> = blobs
+        .par_iter()
+        .filter_map(|b| refine_scale(height, b))
+        .collect();
+    suppress_duplicates(refined)
+}
+
+/// Scale-normalised Laplacian-of-Gaussian response σ²∇²G_σ ∗ h at a sub-pixel point, positive at a
+/// dark blob's centre. The kernel is sampled at the pixel centres around the point out to 4σ and made
+/// zero-sum (so the height's level does not leak in at small σ); `None` when the window leaves the plane.
+fn log_response(height: ArrayView2<'_, f32>, x0: f64, y0: f64, sigma: f64) -> Option<f64> {
+    let (h, w) = height.dim();
+    let reach = (4.0 * sigma).ceil().max(2.0);
+    let (xa, xb) = ((x0 - reach).floor(), (x0 + reach).ceil());
+    let (ya, yb) = ((y0 - reach).floor(), (y0 + reach).ceil());
+    if xa < 0.0 || ya < 0.0 || xb > (w - 1) as f64 || yb > (h - 1) as f64 {
+        return None;
+    }
+    let two_s2 = 2.0 * sigma * sigma;
+    let (mut acc, mut ksum, mut vsum, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for y in ya as usize..=yb as usize {
+        let dy = y as f64 - y0;
+        for x in xa as usize..=xb as usize {
+            let dx = x as f64 - x0;
+            let q = (dx * dx + dy * dy) / two_s2;
+            // σ²∇²G = (q − 1)·e^(−q) / (πσ²); a dark blob makes the sum positive.
+            let k = (q - 1.0) * (-q).exp();
+            let v = f64::from(height[[y, x]]);
+            acc += k * v;
+            ksum += k;
+            vsum += v;
+            n += 1.0;
+        }
+    }
+    let zero_sum = acc - ksum * vsum / n;
+    Some(zero_sum / (std::f64::consts::PI * sigma * sigma))
+}
+
+/// Refines a detection's scale and response on the exact normalised LoG at its sub-pixel centre:
+/// the pyramid's levels are a coarse, octave-seamed sampling of scale, and sizes read off them jump at
+/// the seams. Samples σ in steps of 2^(1/6) around the detection, climbs to the maximum and fits a
+/// parabola in ln σ. `None` when the window leaves the plane or no maximum is found.
+fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
+    const STEP: f64 = 0.115_524_530_093_324_2; // ln 2 / 6
+    let at = |j: i32| log_response(height, blob.x, blob.y, blob.sigma * (STEP * f64::from(j)).exp());
+    let mut j = 0i32;
+    let mut here = at(0)?;
+    for _ in 0..12 {
+        let (down, up) = (at(j - 1), at(j + 1));
+        match (down, up) {
+            (Some(d), _) if d > here && up.is_none_or(|u| d >= u) => {
+                j -= 1;
+                here = d;
+            }
+            (_, Some(u)) if u > here => {
+                j += 1;
+                here = u;
+            }
+            (Some(d), Some(u)) => {
+                let curvature = d - 2.0 * here + u;
+                let offset = if curvature < 0.0 {
+                    (0.5 * (d - u) / curvature).clamp(-0.5, 0.5)
+                } else {
+                    0.0
+                };
+                let peak = here - 0.25 * (d - u) * offset;
+                return (peak > 0.0).then(|| Blob {
+                    sigma: blob.sigma * (STEP * (f64::from(j) + offset)).exp(),
+                    response: peak,
+                    ..*blob
+                });
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// One blob per depression: a blob whose centre lies within the radius-equivalent (1.2σ) of a stronger
+/// one's is the same depression seen from a neighbouring octave or level. Greedy by response, ties by
+/// position, so the result does not depend on the detection order.
+fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
+    blobs.sort_by(|a, b| {
+        b.response
+            .total_cmp(&a.response)
+            .then(a.y.total_cmp(&b.y))
+            .then(a.x.total_cmp(&b.x))
+    });
+    let mut kept: Vec<Blob> = Vec::with_capacity(blobs.len());
+    let cell = 16.0;
+    let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> =
+        std::collections::HashMap::new();
+    for b in blobs {
+        let reach = 1.2 * b.sigma;
+        let (cx, cy) = ((b.x / cell).floor() as i64, (b.y / cell).floor() as i64);
+        let span = (reach / cell).ceil() as i64 + 1;
+        let mut duplicate = false;
+        'search: for gy in cy - span..=cy + span {
+            for gx in cx - span..=cx + span {
+                for &i in grid.get(&(gx, gy)).map_or(&[][..], Vec::as_slice) {
+                    let k: &Blob = &kept[i];
+                    let d = (k.x - b.x).hypot(k.y - b.y);
+                    if d < 1.2 * k.sigma.max(b.sigma) {
+                        duplicate = true;
+                        break 'search;
+                    }
+                }
+            }
+        }
+        if !duplicate {
+            grid.entry((cx, cy)).or_default().push(kept.len());
+            kept.push(b);
+        }
+    }
+    kept.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+    kept
+}
+
+/// Local maxima of `dogs[i]` over its 26 neighbours in space and scale, with sub-pixel and sub-level
+/// offsets: `(x, y, scale offset, response, local spread)` in octave pixels. Rows in parallel, each
+/// row's maxima in column order, rows concatenated in order: the output does not depend on threads.
+fn extrema(
+    dogs: &[Array2<f32>],
+    i: usize,
+    noise: &Array2<f32>,
+    min_snr: f64,
+    edge_limit: f64,
+) -> Vec<(f64, f64, f64, f64, f64)> {
+    let (d, below, above) = (&dogs[i], &dogs[i - 1], &dogs[i + 1]);
+    let (h, w) = d.dim();
+    (1..h - 1)
+        .into_par_iter()
+        .flat_map_iter(|y| {
+            let mut row = Vec::new();
+            for x in 1..w - 1 {
+                let v = d[[y, x]];
+                let spread = noise[[y / NOISE_TILE, x / NOISE_TILE]];
+                if v <= 0.0 || f64::from(v) <= min_snr * f64::from(spread) {
+                    continue;
+                }
+                let mut is_max = true;
+                'scan: for dy in 0..3 {
+                    for dx in 0..3 {
+                        let (yy, xx) = (y + dy - 1, x + dx - 1);
+                        if below[[yy, xx]] >= v || above[[yy, xx]] >= v {
+                            is_max = false;
+                            break 'scan;
+                        }
+                        // Ties in the level itself go to the first in raster order.
+                        let n = d[[yy, xx]];
+                        let earlier = (dy, dx) < (1, 1);
+                        if (dy, dx) != (1, 1) && (n > v || (earlier && n == v)) {
+                            is_max = false;
+                            break 'scan;
+                        }
+                    }
+                }
+                if !is_max {
+                    continue;
+                }
+                let at = |a: &Array2<f32>, yy: usize, xx: usize| f64::from(a[[yy, xx]]);
+                let v = f64::from(v);
+                let dxx = at(d, y, x + 1) + at(d, y, x - 1) - 2.0 * v;
+                let dyy = at(d, y + 1, x) + at(d, y - 1, x) - 2.0 * v;
+                let dxy = 0.25
+                    * (at(d, y + 1, x + 1) - at(d, y + 1, x - 1) - at(d, y - 1, x + 1)
+                        + at(d, y - 1, x - 1));
+                let det = dxx * dyy - dxy * dxy;
+                let trace = dxx + dyy;
+                if det <= 0.0 || trace * trace / det >= edge_limit {
+                    continue;
+                }
+                let parabola = |minus: f64, plus: f64| -> f64 {
+                    let curvature = minus - 2.0 * v + plus;
+                    if curvature < 0.0 {
+                        (0.5 * (minus - plus) / curvature).clamp(-0.5, 0.5)
+                    } else {
+                        0.0
+                    }
+                };
+                let ox = parabola(at(d, y, x - 1), at(d, y, x + 1));
+                let oy = parabola(at(d, y - 1, x), at(d, y + 1, x));
+                let (sm, sp) = (at(below, y, x), at(above, y, x));
+                let os = parabola(sm, sp);
+                let response = v - 0.25 * (sm - sp) * os;
+                row.push((
+                    x as f64 + ox,
+                    y as f64 + oy,
+                    os,
+                    response,
+                    f64::from(noise[[y / NOISE_TILE, x / NOISE_TILE]]),
+                ));
+            }
+            row
+        })
+        .collect()
+}
+
+/// The detector's size calibration: peak scale → half-depth radius and response per unit depth,
+/// measured by running [`detect`] on ideal soft disks.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// `(ln σ, radius, response per unit depth)`, increasing in σ.
+    table: Vec<(f64, f64, f64)>,
+}
+
+/// Radii rendered directly; beyond the last, the octave structure is self-similar (every octave from
+/// the second on sees its input through the same block average and blur schedule), so σ and the
+/// response double-and-stay.
+const CALIBRATION_RADII: (f64, f64, usize) = (0.6, 24.0, 48);
+
+impl Calibration {
+    /// The calibration of this detector (computed once per process, ~0.1 s).
+    #[must_use]
+    pub fn get() -> &'static Self {
+        static TABLE: OnceLock<Calibration> = OnceLock::new();
+        TABLE.get_or_init(Self::measure)
+    }
+
+    fn measure() -> Self {
+        let (r0, r1, n) = CALIBRATION_RADII;
+        let mut table: Vec<(f64, f64, f64)> = (0..n)
+            .into_par_iter()
+            .filter_map(|j| {
+                let radius = r0 * (r1 / r0).powf(j as f64 / (n - 1) as f64);
+                let phases = [(0.0, 0.0), (0.5, 0.5), (0.25, 0.0), (0.0, 0.375)];
+                let mut found = Vec::new();
+                for (px, py) in phases {
+                    if let Some(b) = ideal_blob(radius, px, py) {
+                        found.push(b);
+                    }
+                }
+                if found.is_empty() {
+                    return None;
+                }
+                let m = found.len() as f64;
+                let log_sigma = found.iter().map(|b| b.sigma.ln()).sum::<f64>() / m;
+                let response = found.iter().map(|b| b.response).sum::<f64>() / m;
+                Some((log_sigma, radius, response))
+            })
+            .collect();
+        // Below about 1.1 px a disk is no longer resolved: its peak scale stops following its radius.
+        // Keep the run, from the largest radius down, where σ keeps shrinking in step with R.
+        table.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut start = table.len().saturating_sub(1);
+        while start > 0 {
+            let ratio = (table[start].0 - table[start - 1].0).exp();
+            if !(1.02..1.3).contains(&ratio) {
+                break;
+            }
+            start -= 1;
+        }
+        table.drain(..start);
+        Self { table }
+    }
+
+    /// Half-depth radius and depth of a blob, in input pixels and height units; `None` when its scale
+    /// is below the calibrated range (smaller than the detector resolves).
+    #[must_use]
+    pub fn size_and_depth(&self, blob: &Blob) -> Option<(f64, f64)> {
+        let first = self.table.first()?;
+        let last = self.table.last()?;
+        let mut log_sigma = blob.sigma.ln();
+        if log_sigma < first.0 {
+            return None;
+        }
+        // Self-similar beyond the table: scale by powers of two.
+        let mut factor = 1.0;
+        while log_sigma > last.0 {
+            log_sigma -= std::f64::consts::LN_2;
+            factor *= 2.0;
+        }
+        let j = self.table.partition_point(|e| e.0 <= log_sigma);
+        let (a, b) = match j {
+            0 => (first, first),
+            j if j >= self.table.len() => (last, last),
+            j => (&self.table[j - 1], &self.table[j]),
+        };
+        let t = if b.0 > a.0 {
+            (log_sigma - a.0) / (b.0 - a.0)
+        } else {
+            0.0
+        };
+        let radius = factor * (a.1 + t * (b.1 - a.1));
+        let unit_response = a.2 + t * (b.2 - a.2);
+        (unit_response > 0.0).then(|| (radius, blob.response / unit_response))
+    }
+
+    /// The calibration table (for tests): `(σ, radius, response per unit depth)`.
+    #[must_use]
+    pub fn entries(&self) -> Vec<(f64, f64, f64)> {
+        self.table.iter().map(|e| (e.0.exp(), e.1, e.2)).collect()
+    }
+}
+
+/// Renders a unit-depth soft disk of `radius` centred at `(c + px, c + py)` (4 × 4 samples per pixel, the
+/// pixel's area) and returns the blob the detector finds nearest its centre.
+fn ideal_blob(radius: f64, px: f64, py: f64) -> Option<Blob> {
+    let side = ((3.5 * radius).ceil() as usize * 2 + 9).max(24);
+    let c = (side / 2) as f64;
+    let (cx, cy) = (c + px, c + py);
+    let img = Array2::from_shape_fn((side, side), |(y, x)| {
+        let mut acc = 0.0;
+        for sy in 0..4 {
+            for sx in 0..4 {
+                let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
+                let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
+                acc -= soft_disk((qx - cx).hypot(qy - cy), radius);
+            }
+        }
+        (acc / 16.0) as f32
+    });
+    let options = DetectOptions {
+        octaves: octaves_for(radius),
+        min_snr: 0.0,
+        max_elongation: 10.0,
+    };
+    detect(img.view(), &options)
+        .into_iter()
+        .filter(|b| (b.x - cx).hypot(b.y - cy) < 0.5 * radius + 1.0)
+        .max_by(|a, b| a.response.total_cmp(&b.response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calibration_is_monotone_and_covers_pores_to_scars() {
+        let cal = Calibration::get();
+        let e = cal.entries();
+        assert!(e.len() >= 40, "{e:?}");
+        for pair in e.windows(2) {
+            assert!(pair[1].1 > pair[0].1, "radius not increasing in σ: {pair:?}");
+        }
+        assert!(e[0].1 < 1.2, "pores of 1.2 px radius must be resolved: {e:?}");
+        // A flat disk's normalised Laplacian peaks at σ = R/√2 (Lindeberg 1998); once pixels are
+        // small against the disk, the soft edge moves that by little.
+        for &(sigma, radius, _) in e.iter().filter(|e| e.1 > 8.0) {
+            let ratio = radius / sigma;
+            assert!((ratio - 2f64.sqrt()).abs() < 0.05, "R/σ = {ratio} at R = {radius}");
+        }
+    }
+
+    /// Blobs of known radius and depth on a flat plane, at radii between the table's nodes and beyond
+    /// it (self-similar range): the calibrated size and depth come back.
+    #[test]
+    fn recovers_radius_and_depth_of_soft_disks() {
+        let cal = Calibration::get();
+        for (radius, depth) in [(1.3, 0.1), (2.7, 0.2), (5.0, 0.05), (11.0, 0.3), (40.0, 0.2)] {
+            let side = (radius * 8.0) as usize + 40;
+            let (cx, cy) = (side as f64 / 2.0 + 0.3, side as f64 / 2.0 - 0.2);
+            let img = Array2::from_shape_fn((side, side), |(y, x)| {
+                let mut acc = 0.0;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
+                        let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
+                        acc -= depth * soft_disk((qx - cx).hypot(qy - cy), radius);
+                    }
+                }
+                (0.3 + acc / 16.0) as f32
+            });
+            let options = DetectOptions {
+                octaves: octaves_for(radius * 1.5),
+                min_snr: 0.0,
+                max_elongation: 3.0,
+            };
+            let blob = detect(img.view(), &options)
+                .into_iter()
+                .max_by(|a, b| a.response.total_cmp(&b.response))
+                .unwrap();
+            assert!((blob.x - cx).hypot(blob.y - cy) < 0.1 * radius + 0.3, "{blob:?}");
+            let (r, d) = cal.size_and_depth(&blob).unwrap();
+            assert!((r / radius - 1.0).abs() < 0.05, "R {r} vs {radius}");
+            assert!((d / depth - 1.0).abs() < 0.05, "depth {d} vs {depth}");
+        }
+    }
+
+    #[test]
+    fn elongated_valleys_are_not_blobs() {
+        // A dark line (a wrinkle or a hair) 2 px wide: no blob along it.
+        let img = Array2::from_shape_fn((64, 64), |(y, x)| {
+            let d = (x as f64 - 0.3 * y as f64 - 20.0).abs();
+            (0.5 - 0.2 * (-d * d / 2.0).exp()) as f32
+        });
+        let options = DetectOptions {
+            octaves: 3,
+            min_snr: 0.0,
+            max_elongation: 3.0,
+        };
+        let found: Vec<Blob> = detect(img.view(), &options)
+            .into_iter()
+            .filter(|b| b.x > 8.0 && b.x < 56.0 && b.y > 8.0 && b.y < 56.0)
+            .collect();
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn detection_does_not_depend_on_threads() {
+        let img = crate::kernels::testutil::textured(300, 257, 5);
+        let options = DetectOptions {
+            octaves: 4,
+            min_snr: 2.0,
+            max_elongation: 3.0,
+        };
+        let run = || detect(img.view(), &options);
+        let one = crate::kernels::testutil::with_threads(1, run);
+        assert!(!one.is_empty());
+        for threads in [2, 7] {
+            assert_eq!(one, crate::kernels::testutil::with_threads(threads, run));
+        }
+    }
+}
