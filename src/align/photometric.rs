@@ -13,6 +13,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::geometry::Affine;
+use crate::io::colour::luminance;
 use crate::kernels::gaussian_blur;
 use crate::kernels::warp::{downsample_area, sample_bilinear};
 
@@ -32,6 +33,11 @@ pub struct PhotometricMap {
     pub log_offset: [f64; 3],
     /// The exponent per channel (1 = no gamma change).
     pub log_slope: [f64; 3],
+    /// The same line fitted on linear luminance: `ln Y_baseline ≈ offset + slope · ln Y_session`. The
+    /// metrics' pseudo-height (ln Y) of a session is multiplied by this slope.
+    pub luminance_log_offset: f64,
+    /// Slope of the luminance line.
+    pub luminance_log_slope: f64,
 }
 
 impl PhotometricMap {
@@ -39,6 +45,8 @@ impl PhotometricMap {
     pub const IDENTITY: Self = Self {
         log_offset: [0.0; 3],
         log_slope: [1.0; 3],
+        luminance_log_offset: 0.0,
+        luminance_log_slope: 1.0,
     };
 
     /// Maps one linear value of `channel` (0 = R, 1 = G, 2 = B).
@@ -57,10 +65,10 @@ impl PhotometricMap {
     }
 }
 
-/// The low-passed copy of a photo the fit works on.
+/// The low-passed copy of a photo the fit works on: R, G, B and their luminance.
 #[derive(Debug, Clone)]
 pub struct Shading {
-    planes: [Array2<f32>; 3],
+    planes: [Array2<f32>; 4],
     factor: usize,
 }
 
@@ -70,10 +78,20 @@ impl Shading {
     pub fn new(rgb: &[Array2<f32>; 3]) -> Self {
         let (h, w) = rgb[0].dim();
         let factor = w.max(h).div_ceil(LOW_SIDE).max(1);
-        let planes = std::array::from_fn(|c| {
+        let [r, g, b] = std::array::from_fn(|c| {
             gaussian_blur(downsample_area(rgb[c].view(), factor).view(), LOW_SIGMA)
         });
-        Self { planes, factor }
+        // Luminance is linear in R, G, B, so the luminance of the low-passed planes is the low-passed
+        // luminance.
+        let mut y = r.clone();
+        ndarray::Zip::from(&mut y)
+            .and(&g)
+            .and(&b)
+            .for_each(|y, &g, &b| *y = luminance(*y, g, b));
+        Self {
+            planes: [r, g, b, y],
+            factor,
+        }
     }
 }
 
@@ -92,7 +110,7 @@ pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Optio
     let (sh, sw) = session.planes[0].dim();
     // Keep two low-res pixels clear of the session's edges (the blur saw reflected pixels there).
     let margin = 2.0;
-    let mut samples: [Vec<(f64, f64)>; 3] = Default::default();
+    let mut samples: [Vec<(f64, f64)>; 4] = Default::default();
     for y in 0..bh {
         for x in 0..bw {
             let (u, v) = sample.apply(x as f64, y as f64);
@@ -120,8 +138,13 @@ pub fn fit(baseline: &Shading, session: &Shading, to_baseline: &Affine) -> Optio
             return None;
         }
         let (a, b) = robust_line(pairs);
-        map.log_offset[c] = a;
-        map.log_slope[c] = b;
+        if c < 3 {
+            map.log_offset[c] = a;
+            map.log_slope[c] = b;
+        } else {
+            map.luminance_log_offset = a;
+            map.luminance_log_slope = b;
+        }
     }
     Some(map)
 }
@@ -197,6 +220,23 @@ mod tests {
         }
         let v = map.apply(0, (1.2 * 0.3f64.powf(1.1)) as f32);
         assert!((v - 0.3).abs() < 0.005, "{v}");
+
+        // The same gain and gamma on every channel: luminance follows the same line.
+        let common: [Array2<f32>; 3] = std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                let v = scene(x as f64 + 7.0, y as f64) * (1.0 - 0.1 * c as f64);
+                (0.8 * v.powf(1.12)) as f32
+            })
+        });
+        let map = fit(&Shading::new(&base), &Shading::new(&common), &to_baseline).unwrap();
+        assert!(
+            (map.luminance_log_slope - 1.0 / 1.12).abs() < 0.01,
+            "{map:?}"
+        );
+        assert!(
+            (map.luminance_log_offset + f64::ln(0.8) / 1.12).abs() < 0.02,
+            "{map:?}"
+        );
     }
 
     #[test]

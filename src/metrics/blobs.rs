@@ -65,6 +65,8 @@ pub struct Blob {
     pub response: f64,
     /// Robust spread of that DoG level around the blob (same units).
     pub noise: f64,
+    /// Elongation r of the blob: the Hessian's trace²/det equals (r + 1)²/r (1 = round).
+    pub elongation: f64,
 }
 
 /// How many octaves reach blobs of half-depth radius up to `max_radius` input pixels.
@@ -166,13 +168,14 @@ pub fn detect(height: ArrayView2<'_, f32>, options: &DetectOptions) -> Vec<Blob>
         for i in 1..=SCALES {
             let noise = tile_noise(&dogs[i]);
             let found = extrema(&dogs, i, &noise, options.min_snr, edge_limit);
-            for (x, y, s, response, tile_sigma) in found {
+            for (x, y, s, response, tile_sigma, elongation) in found {
                 blobs.push(Blob {
                     x: step * x,
                     y: step * y,
                     sigma: step * f64::from(SIGMA0) * f64::from(k).powf(i as f64 + 0.5 + s),
                     response,
                     noise: tile_sigma,
+                    elongation,
                 });
             }
         }
@@ -225,7 +228,14 @@ fn log_response(height: ArrayView2<'_, f32>, x0: f64, y0: f64, sigma: f64) -> Op
 /// parabola in ln σ. `None` when the window leaves the plane or no maximum is found.
 fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
     const STEP: f64 = 0.115_524_530_093_324_2; // ln 2 / 6
-    let at = |j: i32| log_response(height, blob.x, blob.y, blob.sigma * (STEP * f64::from(j)).exp());
+    let at = |j: i32| {
+        log_response(
+            height,
+            blob.x,
+            blob.y,
+            blob.sigma * (STEP * f64::from(j)).exp(),
+        )
+    };
     let mut j = 0i32;
     let mut here = at(0)?;
     for _ in 0..12 {
@@ -259,8 +269,10 @@ fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
     None
 }
 
-/// One blob per depression: a blob whose centre lies within the radius-equivalent (1.2σ) of a stronger
-/// one's is the same depression seen from a neighbouring octave or level. Greedy by response, ties by
+/// One blob per depression: a blob of similar scale (within a factor 1.5) whose centre lies within the
+/// radius-equivalent (1.2σ) of a stronger one's is the same depression seen from a neighbouring octave
+/// or level. Blobs of clearly different scales are different structures (a pore beside a scar, the
+/// dark wall of a large depression) and both stay; the classes decide. Greedy by response, ties by
 /// position, so the result does not depend on the detection order.
 fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
     blobs.sort_by(|a, b| {
@@ -271,10 +283,11 @@ fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
     });
     let mut kept: Vec<Blob> = Vec::with_capacity(blobs.len());
     let cell = 16.0;
+    // Similar scales only, so a kept blob that could match has σ < 1.5 σ of the new one.
     let mut grid: std::collections::HashMap<(i64, i64), Vec<usize>> =
         std::collections::HashMap::new();
     for b in blobs {
-        let reach = 1.2 * b.sigma;
+        let reach = 1.2 * 1.5 * b.sigma;
         let (cx, cy) = ((b.x / cell).floor() as i64, (b.y / cell).floor() as i64);
         let span = (reach / cell).ceil() as i64 + 1;
         let mut duplicate = false;
@@ -283,7 +296,8 @@ fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
                 for &i in grid.get(&(gx, gy)).map_or(&[][..], Vec::as_slice) {
                     let k: &Blob = &kept[i];
                     let d = (k.x - b.x).hypot(k.y - b.y);
-                    if d < 1.2 * k.sigma.max(b.sigma) {
+                    let similar = k.sigma.max(b.sigma) < 1.5 * k.sigma.min(b.sigma);
+                    if similar && d < 1.2 * k.sigma.max(b.sigma) {
                         duplicate = true;
                         break 'search;
                     }
@@ -308,7 +322,7 @@ fn extrema(
     noise: &Array2<f32>,
     min_snr: f64,
     edge_limit: f64,
-) -> Vec<(f64, f64, f64, f64, f64)> {
+) -> Vec<(f64, f64, f64, f64, f64, f64)> {
     let (d, below, above) = (&dogs[i], &dogs[i - 1], &dogs[i + 1]);
     let (h, w) = d.dim();
     (1..h - 1)
@@ -353,6 +367,9 @@ fn extrema(
                 if det <= 0.0 || trace * trace / det >= edge_limit {
                     continue;
                 }
+                // Solve (r + 1)²/r = t for r ≥ 1: r = (t − 2 + √(t² − 4t)) / 2.
+                let t = (trace * trace / det).max(4.0);
+                let elongation = 0.5 * (t - 2.0 + (t * t - 4.0 * t).sqrt());
                 let parabola = |minus: f64, plus: f64| -> f64 {
                     let curvature = minus - 2.0 * v + plus;
                     if curvature < 0.0 {
@@ -372,6 +389,7 @@ fn extrema(
                     os,
                     response,
                     f64::from(noise[[y / NOISE_TILE, x / NOISE_TILE]]),
+                    elongation,
                 ));
             }
             row
@@ -514,14 +532,23 @@ mod tests {
         let e = cal.entries();
         assert!(e.len() >= 40, "{e:?}");
         for pair in e.windows(2) {
-            assert!(pair[1].1 > pair[0].1, "radius not increasing in σ: {pair:?}");
+            assert!(
+                pair[1].1 > pair[0].1,
+                "radius not increasing in σ: {pair:?}"
+            );
         }
-        assert!(e[0].1 < 1.2, "pores of 1.2 px radius must be resolved: {e:?}");
+        assert!(
+            e[0].1 < 1.2,
+            "pores of 1.2 px radius must be resolved: {e:?}"
+        );
         // A flat disk's normalised Laplacian peaks at σ = R/√2 (Lindeberg 1998); once pixels are
         // small against the disk, the soft edge moves that by little.
         for &(sigma, radius, _) in e.iter().filter(|e| e.1 > 8.0) {
             let ratio = radius / sigma;
-            assert!((ratio - 2f64.sqrt()).abs() < 0.05, "R/σ = {ratio} at R = {radius}");
+            assert!(
+                (ratio - 2f64.sqrt()).abs() < 0.05,
+                "R/σ = {ratio} at R = {radius}"
+            );
         }
     }
 
@@ -530,7 +557,13 @@ mod tests {
     #[test]
     fn recovers_radius_and_depth_of_soft_disks() {
         let cal = Calibration::get();
-        for (radius, depth) in [(1.3, 0.1), (2.7, 0.2), (5.0, 0.05), (11.0, 0.3), (40.0, 0.2)] {
+        for (radius, depth) in [
+            (1.3, 0.1),
+            (2.7, 0.2),
+            (5.0, 0.05),
+            (11.0, 0.3),
+            (40.0, 0.2),
+        ] {
             let side = (radius * 8.0) as usize + 40;
             let (cx, cy) = (side as f64 / 2.0 + 0.3, side as f64 / 2.0 - 0.2);
             let img = Array2::from_shape_fn((side, side), |(y, x)| {
@@ -553,7 +586,10 @@ mod tests {
                 .into_iter()
                 .max_by(|a, b| a.response.total_cmp(&b.response))
                 .unwrap();
-            assert!((blob.x - cx).hypot(blob.y - cy) < 0.1 * radius + 0.3, "{blob:?}");
+            assert!(
+                (blob.x - cx).hypot(blob.y - cy) < 0.1 * radius + 0.3,
+                "{blob:?}"
+            );
             let (r, d) = cal.size_and_depth(&blob).unwrap();
             assert!((r / radius - 1.0).abs() < 0.05, "R {r} vs {radius}");
             assert!((d / depth - 1.0).abs() < 0.05, "depth {d} vs {depth}");

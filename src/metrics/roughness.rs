@@ -34,10 +34,92 @@ pub struct SurfaceParameters {
     pub pixels: usize,
 }
 
-/// Computes the parameters of `height` over the pixels where `mask` is true (all pixels when `None`);
-/// `spacing` is the lateral size of a pixel in the unit Sdq and Sdr use. `None` when `spacing` is not a
-/// positive number, the region has fewer than 16 pixels or no gradient pairs, or the height does not
-/// vary (Ssk and Sku are then undefined).
+/// Running sums from which the parameters follow: heights are added one by one (and gradients where
+/// they exist), sums of regions are added together, and [`SurfaceSums::parameters`] finishes them.
+/// This is how the metrics stage computes the parameters over any union of cells of a photo (the mask
+/// common to all sessions, or a bootstrap resample of tiles) from one pass over its pixels.
+/// Heights are taken as given, measured from the reference surface (ISO 25178-2 §3.1.8): the
+/// caller removes the mean or the L-filtered form first.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SurfaceSums {
+    /// Heights added.
+    pub n: f64,
+    /// Σ|z|.
+    pub abs: f64,
+    /// Σz².
+    pub z2: f64,
+    /// Σz³.
+    pub z3: f64,
+    /// Σz⁴.
+    pub z4: f64,
+    /// Gradients added.
+    pub gradients: f64,
+    /// Σ|∇z|².
+    pub g2: f64,
+    /// Σ(√(1 + |∇z|²) − 1).
+    pub developed: f64,
+}
+
+impl SurfaceSums {
+    /// Adds one height.
+    #[inline]
+    pub fn add_height(&mut self, z: f64) {
+        let z2 = z * z;
+        self.n += 1.0;
+        self.abs += z.abs();
+        self.z2 += z2;
+        self.z3 += z2 * z;
+        self.z4 += z2 * z2;
+    }
+
+    /// Adds one gradient, components in height units per lateral unit.
+    #[inline]
+    pub fn add_gradient(&mut self, gx: f64, gy: f64) {
+        let g2 = gx * gx + gy * gy;
+        self.gradients += 1.0;
+        self.g2 += g2;
+        self.developed += (1.0 + g2).sqrt() - 1.0;
+    }
+
+    /// Adds another region's sums.
+    pub fn merge(&mut self, other: &Self) {
+        self.n += other.n;
+        self.abs += other.abs;
+        self.z2 += other.z2;
+        self.z3 += other.z3;
+        self.z4 += other.z4;
+        self.gradients += other.gradients;
+        self.g2 += other.g2;
+        self.developed += other.developed;
+    }
+
+    /// The parameters; `None` with fewer than 16 heights, no gradient, or a flat surface.
+    #[must_use]
+    pub fn parameters(&self) -> Option<SurfaceParameters> {
+        let n = self.n;
+        if n < 16.0 || self.gradients <= 0.0 {
+            return None;
+        }
+        let sq = (self.z2 / n).sqrt();
+        if !(sq > 0.0 && sq.is_finite()) {
+            return None;
+        }
+        Some(SurfaceParameters {
+            sa: self.abs / n,
+            sq,
+            ssk: self.z3 / n / sq.powi(3),
+            sku: self.z4 / n / sq.powi(4),
+            sdq: (self.g2 / self.gradients).sqrt(),
+            sdr: self.developed / self.gradients,
+            pixels: n as usize,
+        })
+    }
+}
+
+/// Computes the parameters of `height` over the pixels where `mask` is true (all pixels when `None`),
+/// heights measured from their mean over the region; `spacing` is the lateral size of a pixel in the
+/// unit Sdq and Sdr use. `None` when `spacing` is not a positive number, the region has fewer than 16
+/// pixels or no gradient pairs, or the height does not vary (Ssk and Sku are then undefined).
 #[must_use]
 pub fn surface_parameters(
     height: ArrayView2<'_, f32>,
@@ -70,21 +152,16 @@ pub fn surface_parameters(
         return None;
     }
     let mean = sum / pixels as f64;
-    // Pass 2: central moments and gradients.
-    let moments: Vec<[f64; 7]> = (0..h)
+    // Pass 2: moments about the mean, and gradients.
+    let per_row: Vec<SurfaceSums> = (0..h)
         .into_par_iter()
         .map(|y| {
-            let mut acc = [0.0f64; 7];
+            let mut acc = SurfaceSums::default();
             for x in 0..w {
                 if !inside(y, x) {
                     continue;
                 }
-                let z = f64::from(height[[y, x]]) - mean;
-                let z2 = z * z;
-                acc[0] += z.abs();
-                acc[1] += z2;
-                acc[2] += z2 * z;
-                acc[3] += z2 * z2;
+                acc.add_height(f64::from(height[[y, x]]) - mean);
                 let gx = (x > 0 && x + 1 < w && inside(y, x - 1) && inside(y, x + 1)).then(|| {
                     (f64::from(height[[y, x + 1]]) - f64::from(height[[y, x - 1]]))
                         / (2.0 * spacing)
@@ -94,35 +171,15 @@ pub fn surface_parameters(
                         / (2.0 * spacing)
                 });
                 if let (Some(gx), Some(gy)) = (gx, gy) {
-                    let g2 = gx * gx + gy * gy;
-                    acc[4] += g2;
-                    acc[5] += (1.0 + g2).sqrt() - 1.0;
-                    acc[6] += 1.0;
+                    acc.add_gradient(gx, gy);
                 }
             }
             acc
         })
         .collect();
-    let m = moments.iter().fold([0.0f64; 7], |mut a, r| {
-        for (x, y) in a.iter_mut().zip(r) {
-            *x += y;
-        }
-        a
-    });
-    let n = pixels as f64;
-    let sq = (m[1] / n).sqrt();
-    if sq <= 0.0 || m[6] == 0.0 {
-        return None;
-    }
-    Some(SurfaceParameters {
-        sa: m[0] / n,
-        sq,
-        ssk: m[2] / n / sq.powi(3),
-        sku: m[3] / n / sq.powi(4),
-        sdq: (m[4] / m[6]).sqrt(),
-        sdr: m[5] / m[6],
-        pixels,
-    })
+    let mut total = SurfaceSums::default();
+    per_row.iter().for_each(|r| total.merge(r));
+    total.parameters()
 }
 
 #[cfg(test)]

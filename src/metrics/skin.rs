@@ -83,6 +83,18 @@ impl SkinMask {
     pub fn fraction(&self) -> f64 {
         self.fraction
     }
+
+    /// The reduced grid: cell `[i, j]` covers full-resolution pixels `factor·j ..` and `factor·i ..`.
+    #[must_use]
+    pub fn grid(&self) -> &Array2<bool> {
+        &self.mask
+    }
+
+    /// Side of a grid cell in full-resolution pixels.
+    #[must_use]
+    pub fn factor(&self) -> usize {
+        self.factor
+    }
 }
 
 #[cfg(test)]

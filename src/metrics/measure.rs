@@ -1,0 +1,253 @@
+//! One photo's measurement: every pixel's contribution, kept per block so any region can be summed.
+//!
+//! A session photo is measured in its own pixel grid (no resampling: interpolation would smooth its
+//! texture and read as improvement); only the positions are mapped into the baseline frame. The photo
+//! is cut into blocks of one mask cell's side; each block keeps the roughness sums of its pixels and
+//! the baseline cell its centre falls in. Pores and scars keep their baseline positions. Which blocks
+//! and depressions count is decided later, once the mask common to all sessions is known
+//! ([`super::summarise_view`]), so every photo is decoded once and dropped after this pass.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use super::blobs::{self, Calibration, DetectOptions};
+use super::region::Frame;
+use super::roughness::SurfaceSums;
+use super::surface::{SIGMA_PER_CUTOFF, height_map, remove_reference, s_filter};
+use super::{MetricOptions, Scale};
+use crate::align::geometry::Affine;
+
+/// Block index meaning "centre outside the baseline frame".
+pub const OUTSIDE: u32 = u32::MAX;
+
+/// A round depression (pore or scar) in baseline coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Depression {
+    /// Centre, baseline px.
+    pub x: f64,
+    /// Centre, baseline px.
+    pub y: f64,
+    /// Half-depth diameter, baseline px.
+    pub diameter_px: f64,
+    /// Depth in log-luminance (contrast = 1 − e^(−depth)).
+    pub depth: f64,
+    /// Response over the local spread of its scale.
+    pub snr: f64,
+}
+
+/// What one photo contributes.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Map from this photo's pixels to the baseline's.
+    pub to_baseline: Affine,
+    /// Photo size (width, height).
+    pub size: (usize, usize),
+    /// Margin (this photo's px) the filters need from its edge.
+    pub margin_px: f64,
+    /// Roughness sums per block, row-major over the photo's block grid.
+    pub blocks: Vec<SurfaceSums>,
+    /// The baseline cell each block's centre falls in ([`OUTSIDE`] if none).
+    pub block_cells: Vec<u32>,
+    /// Pores found anywhere in the photo.
+    pub pores: Vec<Depression>,
+    /// Scars found anywhere in the photo.
+    pub scars: Vec<Depression>,
+}
+
+/// Measures one photo. `luminance` is linear; `slope` is the photometric map's luminance slope (1 for
+/// the baseline), `to_baseline` the registration (identity for the baseline).
+#[must_use]
+pub fn measure(
+    luminance: ArrayView2<'_, f32>,
+    frame: &Frame,
+    scale: &Scale,
+    to_baseline: &Affine,
+    slope: f64,
+    options: &MetricOptions,
+) -> Measurement {
+    let (h, w) = luminance.dim();
+    // One pixel of this photo is `s` baseline pixels.
+    let s = to_baseline.scale();
+    let px_per_mm = 1.0 / (scale.mm_per_px() * s);
+    let s_cutoff = options.s_filter_mm * px_per_mm;
+    let l_cutoff = options.l_filter_mm * px_per_mm;
+    let margin_px = 3.0 * SIGMA_PER_CUTOFF * l_cutoff + 2.0;
+
+    let height = height_map(luminance, slope as f32);
+    let z = {
+        let smoothed = s_filter(height.view(), s_cutoff);
+        remove_reference(smoothed.view(), l_cutoff, |x, y| {
+            let (bx, by) = to_baseline.apply(x, y);
+            frame.is_skin(bx, by)
+        })
+    };
+    // Gradients per lateral unit: per mm when calibrated, else per baseline px.
+    let per_unit = if scale.calibrated() {
+        px_per_mm
+    } else {
+        1.0 / s
+    };
+    let (blocks, block_cells) = block_sums(z.view(), frame, to_baseline, per_unit);
+    drop(z);
+
+    let (pores, scars) = depressions(height.view(), to_baseline, px_per_mm, s, options);
+    Measurement {
+        to_baseline: *to_baseline,
+        size: (w, h),
+        margin_px,
+        blocks,
+        block_cells,
+        pores,
+        scars,
+    }
+}
+
+/// Roughness sums per block of `frame.cell()` px, block rows in parallel; gradients are central
+/// differences inside the photo, scaled by `per_unit`.
+fn block_sums(
+    z: ArrayView2<'_, f32>,
+    frame: &Frame,
+    to_baseline: &Affine,
+    per_unit: f64,
+) -> (Vec<SurfaceSums>, Vec<u32>) {
+    let (h, w) = z.dim();
+    let b = frame.cell();
+    let (rows, cols) = (h.div_ceil(b), w.div_ceil(b));
+    let half = (b as f64 - 1.0) / 2.0;
+    let per_row: Vec<(Vec<SurfaceSums>, Vec<u32>)> = (0..rows)
+        .into_par_iter()
+        .map(|by| {
+            let mut sums = vec![SurfaceSums::default(); cols];
+            for y in by * b..((by + 1) * b).min(h) {
+                let row = z.row(y);
+                for x in 0..w {
+                    let acc = &mut sums[x / b];
+                    let v = f64::from(row[x]);
+                    acc.add_height(v);
+                    if x > 0 && x + 1 < w && y > 0 && y + 1 < h {
+                        let gx = 0.5 * (f64::from(row[x + 1]) - f64::from(row[x - 1])) * per_unit;
+                        let gy =
+                            0.5 * (f64::from(z[[y + 1, x]]) - f64::from(z[[y - 1, x]])) * per_unit;
+                        acc.add_gradient(gx, gy);
+                    }
+                }
+            }
+            let cells = (0..cols)
+                .map(|bx| {
+                    let (cx, cy) = ((bx * b) as f64 + half, (by * b) as f64 + half);
+                    let (px, py) = to_baseline.apply(cx, cy);
+                    frame.cell_index(px, py).unwrap_or(OUTSIDE)
+                })
+                .collect();
+            (sums, cells)
+        })
+        .collect();
+    let mut blocks = Vec::with_capacity(rows * cols);
+    let mut cells = Vec::with_capacity(rows * cols);
+    for (s, c) in per_row {
+        blocks.extend(s);
+        cells.extend(c);
+    }
+    (blocks, cells)
+}
+
+/// Pores and scars of the pseudo-height, sized by the detector's calibration, in baseline coordinates.
+/// A pore or a smaller scar inside a scar is part of that scar.
+fn depressions(
+    height: ArrayView2<'_, f32>,
+    to_baseline: &Affine,
+    px_per_mm: f64,
+    s: f64,
+    options: &MetricOptions,
+) -> (Vec<Depression>, Vec<Depression>) {
+    let max_radius_px = 0.5 * options.scar_max_diameter_mm * px_per_mm;
+    let detect = DetectOptions {
+        octaves: blobs::octaves_for(max_radius_px),
+        min_snr: options.pore_min_snr.min(options.scar_min_snr),
+        max_elongation: options.pore_max_elongation.max(options.scar_max_elongation),
+    };
+    let calibration = Calibration::get();
+    let pore_max_px = options.pore_max_diameter_mm * px_per_mm;
+    let scar_max_px = options.scar_max_diameter_mm * px_per_mm;
+    let pore_min_depth = -(1.0 - options.pore_min_contrast).ln();
+    let mut pores = Vec::new();
+    let mut scars = Vec::new();
+    for blob in blobs::detect(height, &detect) {
+        let Some((radius, depth)) = calibration.size_and_depth(&blob) else {
+            continue;
+        };
+        let diameter = 2.0 * radius;
+        let snr = if blob.noise > 0.0 {
+            blob.response / blob.noise
+        } else {
+            f64::INFINITY
+        };
+        let (x, y) = to_baseline.apply(blob.x, blob.y);
+        let found = Depression {
+            x,
+            y,
+            diameter_px: diameter * s,
+            depth,
+            snr,
+        };
+        if diameter <= pore_max_px {
+            if depth >= pore_min_depth
+                && snr >= options.pore_min_snr
+                && blob.elongation <= options.pore_max_elongation
+            {
+                pores.push(found);
+            }
+        } else if diameter <= scar_max_px
+            && depth >= options.scar_min_depth
+            && snr >= options.scar_min_snr
+            && blob.elongation <= options.scar_max_elongation
+        {
+            scars.push(found);
+        }
+    }
+    // Pores side by side read, at a coarser scale, as one larger depression. A scar candidate whose
+    // darkness the pores inside it account for (half its volume — disk area × depth — or more) is
+    // such a cluster: the pores stay, the candidate goes.
+    let volume = |d: &Depression| d.diameter_px * d.diameter_px * d.depth;
+    scars.retain(|c| {
+        let inside: f64 = pores
+            .iter()
+            .filter(|p| (p.x - c.x).hypot(p.y - c.y) < 0.65 * c.diameter_px)
+            .map(volume)
+            .sum();
+        inside < 0.5 * volume(c)
+    });
+    // A depression inside a larger scar (its wall, a pit in its floor) is part of that scar.
+    let inside_larger = |d: &Depression| {
+        scars.iter().any(|c| {
+            c.diameter_px > d.diameter_px && (d.x - c.x).hypot(d.y - c.y) < 0.65 * c.diameter_px
+        })
+    };
+    pores.retain(|p| !inside_larger(p));
+    let keep: Vec<bool> = scars.iter().map(|s| !inside_larger(s)).collect();
+    let mut flags = keep.iter();
+    scars.retain(|_| flags.next().copied().unwrap_or(true));
+    (pores, scars)
+}
+
+/// The local roughness map: Sq per baseline cell over the given blocks (NaN where none fell).
+#[must_use]
+pub fn local_sq(frame: &Frame, measurement: &Measurement) -> Array2<f32> {
+    let (rows, cols) = frame.dim();
+    let mut sums = vec![(0.0f64, 0.0f64); rows * cols];
+    for (b, &c) in measurement.blocks.iter().zip(&measurement.block_cells) {
+        if c != OUTSIDE {
+            let e = &mut sums[c as usize];
+            e.0 += b.z2;
+            e.1 += b.n;
+        }
+    }
+    Array2::from_shape_fn((rows, cols), |(i, j)| {
+        let (z2, n) = sums[i * cols + j];
+        if n > 0.0 {
+            (z2 / n).sqrt() as f32
+        } else {
+            f32::NAN
+        }
+    })
+}
