@@ -20,6 +20,7 @@ use crate::align::preview::aligned_preview;
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
 use crate::metrics::skin::SkinMask;
+use crate::metrics::{Frame, Measurement, MetricOptions, Scale, measure, summarise_view};
 use crate::report::{
     AlignmentReport, Calibration, PatientReport, PhotoSummary, SessionEntry, ToolInfo, ViewReport,
     output_dir_name,
@@ -35,6 +36,8 @@ pub struct AnalyzeOptions {
     pub align: AlignOptions,
     /// Long side of the registered previews, px.
     pub preview_side: usize,
+    /// Metric parameters.
+    pub metrics: MetricOptions,
 }
 
 impl Default for AnalyzeOptions {
@@ -43,6 +46,7 @@ impl Default for AnalyzeOptions {
             load: LoadOptions::default(),
             align: AlignOptions::default(),
             preview_side: 1024,
+            metrics: MetricOptions::default(),
         }
     }
 }
@@ -85,11 +89,13 @@ pub fn photo_count(patient: &Patient) -> usize {
     patient.sessions.iter().map(|s| s.photos.len()).sum()
 }
 
-/// The baseline of one view, reduced to what registering the other sessions needs.
+/// The baseline of one view, reduced to what registering and measuring the other sessions needs.
 struct BaselineFrame {
     reference: Reference,
     shading: Shading,
     size: (usize, usize),
+    frame: Frame,
+    scale: Scale,
 }
 
 /// One session's outcome before it becomes a report entry.
@@ -98,6 +104,7 @@ struct Processed {
     index: usize,
     entry: SessionEntry,
     image: Option<OutputImage>,
+    measurement: Option<Measurement>,
 }
 
 /// Analyses one patient: every photo of every view, in session order.
@@ -162,6 +169,9 @@ pub fn analyze_patient(
                 .collect();
             let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
             processed.sort_by_key(|p| p.index);
+            if let Ok(base) = &baseline_frame {
+                measure_view(base, &mut processed, &options.metrics, &mut errors);
+            }
             let mut entries = Vec::with_capacity(processed.len());
             for p in processed {
                 let e = &p.entry;
@@ -222,6 +232,7 @@ fn entry(patient: &Patient, index: usize, path: &Path) -> SessionEntry {
         photo: None,
         error: None,
         alignment: None,
+        metrics: None,
     }
 }
 
@@ -260,6 +271,7 @@ fn process_baseline(
                 index,
                 entry,
                 image: None,
+                measurement: None,
             },
             None,
         );
@@ -276,20 +288,35 @@ fn process_baseline(
     );
     let reference = Alignment::reference();
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
+    let skin = SkinMask::detect(&photo.rgb);
+    let scale = Scale::new(patient.config.mm_per_px);
+    let region = Frame::new(
+        &skin,
+        patient.config.roi_for(view),
+        options.metrics.filter_margin_px(&scale),
+        size,
+    );
+    let measurement = measure(
+        photo.luminance.view(),
+        &region,
+        &scale,
+        &Affine::IDENTITY,
+        1.0,
+        &options.metrics,
+    );
     let frame = BaselineFrame {
-        reference: Reference::new(
-            photo.luminance.view(),
-            Some(&SkinMask::detect(&photo.rgb)),
-            &options.align,
-        ),
+        reference: Reference::new(photo.luminance.view(), Some(&skin), &options.align),
         shading: Shading::new(&photo.rgb),
         size,
+        frame: region,
+        scale,
     };
     (
         Processed {
             index,
             entry,
             image,
+            measurement: Some(measurement),
         },
         Some(frame),
     )
@@ -310,6 +337,7 @@ fn process_session(
             index,
             entry,
             image: None,
+            measurement: None,
         };
     };
     let base = match baseline {
@@ -324,6 +352,7 @@ fn process_session(
                 index,
                 entry,
                 image: None,
+                measurement: None,
             };
         }
     };
@@ -347,10 +376,62 @@ fn process_session(
         AlignStatus::Failed | AlignStatus::Reference => (None, None),
     };
     entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
+    // Poorly aligned photos are not measured: their pixels would not be the baseline's skin.
+    let measurement = (alignment.status == AlignStatus::Ok).then(|| {
+        let slope = photometric.map_or(1.0, |m| m.luminance_log_slope);
+        measure(
+            photo.luminance.view(),
+            &base.frame,
+            &base.scale,
+            &alignment.matrix,
+            slope,
+            &options.metrics,
+        )
+    });
     Processed {
         index,
         entry,
         image,
+        measurement,
+    }
+}
+
+/// Sums every measured photo of a view over the region they all saw and fills in their metrics; a
+/// view with too little skin in common gets one error instead of numbers.
+fn measure_view(
+    base: &BaselineFrame,
+    processed: &mut [Processed],
+    options: &MetricOptions,
+    errors: &mut Vec<InputIssue>,
+) {
+    let measured: Vec<usize> = processed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.measurement.is_some().then_some(i))
+        .collect();
+    let measurements: Vec<&Measurement> = measured
+        .iter()
+        .filter_map(|&i| processed[i].measurement.as_ref())
+        .collect();
+    if measurements.is_empty() {
+        return;
+    }
+    match summarise_view(&base.frame, &base.scale, &measurements, options) {
+        Ok(metrics) => {
+            for (&i, m) in measured.iter().zip(metrics) {
+                processed[i].entry.metrics = Some(m);
+            }
+        }
+        Err(why) => {
+            let file = processed
+                .iter()
+                .find(|p| p.entry.baseline)
+                .map_or_else(String::new, |p| p.entry.file.clone());
+            errors.push(InputIssue { file, error: why });
+        }
+    }
+    for p in processed.iter_mut() {
+        p.measurement = None;
     }
 }
 

@@ -27,9 +27,10 @@ fn analyze(global: &[&str], photos: &Path, out: &Path) -> Command {
 }
 
 fn small_series(root: &Path) {
+    // Large enough for the metrics' minimum region (50 000 px of skin inside every session).
     let config = SynthConfig {
-        width: 160,
-        height: 120,
+        width: 400,
+        height: 300,
         ..SynthConfig::default()
     };
     synth::write_series(&config, root, false, &|_| {}).unwrap();
@@ -89,7 +90,7 @@ fn analyze_writes_a_valid_report_per_patient() {
         assert_eq!(sessions[1]["date"], "2026-02-12");
         assert_eq!(sessions[1]["file"], "2026-02-12/front.jpg");
         assert_eq!(sessions[1]["days_from_baseline"], 28);
-        assert_eq!(sessions[2]["photo"]["width"], 160);
+        assert_eq!(sessions[2]["photo"]["width"], 400);
         // Registration: the baseline is the reference; each later session is registered within a
         // pixel of the synthetic truth (this series is tiny; tests/align.rs checks accuracy), and its
         // preview exists where the report says.
@@ -181,6 +182,8 @@ fn bad_inputs_are_reported_and_the_rest_is_analysed() {
         ("2026-01-15/anim.png", "unsupported image format GIF"),
         ("2026-01-15/gone.jpg", "cannot read"),
         ("undated", "no date"),
+        // The small stand-in photos are a colour gradient, not skin: the view cannot be measured.
+        ("2026-01-15/front.jpg", "too little skin"),
     ];
     assert_eq!(errors.len(), expect.len(), "{errors:#?}");
     for (file, needle) in expect {

@@ -83,6 +83,15 @@ impl Default for MetricOptions {
     }
 }
 
+impl MetricOptions {
+    /// How far (baseline px) measured pixels keep from the edge of the skin: three σ of the L-filter,
+    /// beyond which its weights are below 1 %.
+    #[must_use]
+    pub fn filter_margin_px(&self, scale: &Scale) -> f64 {
+        3.0 * surface::SIGMA_PER_CUTOFF * self.l_filter_mm / scale.mm_per_px() + 2.0
+    }
+}
+
 /// The baseline's pixel size: calibrated, or the nominal one standing in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {

@@ -89,6 +89,9 @@ pub struct SessionEntry {
     /// Registration to the baseline photo of this view, when the photo was decoded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alignment: Option<AlignmentReport>,
+    /// Skin metrics over the view's common region (absent when the photo was not measured: unreadable,
+    /// not aligned well enough, or too little skin in common).
+    pub metrics: Option<crate::metrics::SessionMetrics>,
 }
 
 /// Registration of one session photo to the baseline (contract fields first, then extras).
