@@ -17,17 +17,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use image::codecs::jpeg::JpegEncoder;
-use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use skintex::align::geometry::{Affine, grid_error};
 use skintex::align::{AlignOptions, AlignStatus, Prepared, Reference, align};
-use skintex::io::colour::linear_to_srgb;
 use skintex::io::{LoadOptions, Photo, decode_photo};
-use skintex::kernels::warp::{Interpolation, warp};
 use skintex::metrics::skin::SkinMask;
+
+#[path = "common/session.rs"]
+mod session;
+use session::Look;
 
 const TRANSFORMS_PER_PHOTO: usize = 20;
 
@@ -72,51 +71,14 @@ fn random_case(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Case {
 
 /// Renders the session photo for `case`: each session pixel samples the baseline at `truth(q)`.
 fn render_session(photo: &Photo, case: &Case) -> Vec<u8> {
-    let (h, w) = photo.luminance.dim();
-    let planes: Vec<Array2<f32>> = photo
-        .rgb
-        .iter()
-        .map(|p| {
-            warp(
-                p.view(),
-                &case.truth.to_matrix3(),
-                h,
-                w,
-                Interpolation::Bicubic,
-                0.0,
-            )
-        })
-        .collect();
-    // Exposure, then the sRGB curve raised to the session's gamma, through a 16-bit table (the result
-    // is 8-bit, so the table's steps are invisible) and in parallel: this is most of the suite's time.
-    const STEPS: usize = 65_535;
-    let table: Vec<u8> = (0..=STEPS)
-        .map(|i| {
-            let encoded = linear_to_srgb(i as f64 / STEPS as f64).powf(case.gamma);
-            (encoded * 255.0).round().clamp(0.0, 255.0) as u8
-        })
-        .collect();
-    let factors: [f32; 3] =
-        std::array::from_fn(|c| (case.white_balance[c] * case.gain * STEPS as f64) as f32);
-    let mut bytes = vec![0u8; w * h * 3];
-    bytes
-        .par_chunks_mut(w * 3)
-        .enumerate()
-        .for_each(|(y, row)| {
-            for (x, px) in row.chunks_exact_mut(3).enumerate() {
-                for (c, v) in px.iter_mut().enumerate() {
-                    let index = (planes[c][[y, x]] * factors[c])
-                        .round()
-                        .clamp(0.0, STEPS as f32);
-                    *v = table[index as usize];
-                }
-            }
-        });
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, case.quality)
-        .encode(&bytes, w as u32, h as u32, image::ExtendedColorType::Rgb8)
-        .expect("encode session");
-    out
+    let look = Look {
+        to_baseline: case.truth,
+        gain: case.gain,
+        gamma: case.gamma,
+        white_balance: case.white_balance,
+        ..Look::identity(case.quality)
+    };
+    session::render(photo, &look)
 }
 
 fn main() -> ExitCode {

@@ -90,7 +90,7 @@ pub fn measure(
     let (blocks, block_cells) = block_sums(z.view(), frame, to_baseline, per_unit);
     drop(z);
 
-    let (pores, scars) = depressions(height.view(), to_baseline, px_per_mm, s, options);
+    let (pores, scars) = depressions(height.view(), frame, to_baseline, px_per_mm, s, options);
     Measurement {
         to_baseline: *to_baseline,
         size: (w, h),
@@ -155,6 +155,7 @@ fn block_sums(
 /// A pore or a smaller scar inside a scar is part of that scar.
 fn depressions(
     height: ArrayView2<'_, f32>,
+    frame: &Frame,
     to_baseline: &Affine,
     px_per_mm: f64,
     s: f64,
@@ -165,6 +166,7 @@ fn depressions(
         octaves: blobs::octaves_for(max_radius_px),
         min_snr: options.pore_min_snr.min(options.scar_min_snr),
         max_elongation: options.pore_max_elongation.max(options.scar_max_elongation),
+        min_depth: (-(1.0 - options.pore_min_contrast).ln()).min(options.scar_min_depth),
     };
     let calibration = Calibration::get();
     let pore_max_px = options.pore_max_diameter_mm * px_per_mm;
@@ -172,7 +174,11 @@ fn depressions(
     let pore_min_depth = -(1.0 - options.pore_min_contrast).ln();
     let mut pores = Vec::new();
     let mut scars = Vec::new();
-    for blob in blobs::detect(height, &detect) {
+    let skin = |x: f64, y: f64| {
+        let (bx, by) = to_baseline.apply(x, y);
+        frame.is_skin(bx, by)
+    };
+    for blob in blobs::detect(height, &detect, &skin) {
         let Some((radius, depth)) = calibration.size_and_depth(&blob) else {
             continue;
         };

@@ -25,6 +25,18 @@ const CR: (f64, f64) = (133.0, 173.0);
 /// Luma (8-bit) below which chroma is noise, and above which the pixel is glare or clipped.
 const LUMA: (f64, f64) = (40.0, 245.0);
 
+/// Whether a linear-light colour (averaged over a region, not one noisy pixel) is skin by the chroma
+/// rule above.
+#[must_use]
+pub fn is_skin_colour(rgb: [f32; 3]) -> bool {
+    let [r, g, b] = rgb.map(|v| 255.0 * linear_to_srgb(f64::from(v)));
+    // ITU-R BT.601 YCbCr (JPEG's), on the encoded values.
+    let luma = 0.299 * r + 0.587 * g + 0.114 * b;
+    let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
+    let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
+    (CB.0..=CB.1).contains(&cb) && (CR.0..=CR.1).contains(&cr) && (LUMA.0..=LUMA.1).contains(&luma)
+}
+
 /// A skin mask at reduced resolution, addressed in full-resolution pixels.
 #[derive(Debug, Clone)]
 pub struct SkinMask {
@@ -44,14 +56,7 @@ impl SkinMask {
             .map(|p| downsample_area(p.view(), factor))
             .collect();
         let raw = Array2::from_shape_fn(small[0].dim(), |(y, x)| {
-            let [r, g, b] = [0, 1, 2].map(|c| 255.0 * linear_to_srgb(f64::from(small[c][[y, x]])));
-            // ITU-R BT.601 YCbCr (JPEG's), on the encoded values.
-            let luma = 0.299 * r + 0.587 * g + 0.114 * b;
-            let cb = 128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b;
-            let cr = 128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b;
-            let skin = (CB.0..=CB.1).contains(&cb)
-                && (CR.0..=CR.1).contains(&cr)
-                && (LUMA.0..=LUMA.1).contains(&luma);
+            let skin = is_skin_colour([0, 1, 2].map(|c| small[c][[y, x]]));
             if skin { 1.0f32 } else { 0.0 }
         });
         let cleaned = close(open(raw.view(), 2).view(), 3);

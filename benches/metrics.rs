@@ -1,0 +1,107 @@
+//! Metric speed at 12 MP: everything `measure` does for one photo (pseudo-height, ISO S- and
+//! L-filters, per-block roughness sums, the dark-blob scale space with its size refinement, pores and
+//! scars), then the parts: the scale-limited surface alone and the blob detector alone. The issue's
+//! target: all metrics of one 12 MP photo in ≤ 0.2 s on 2 threads.
+//!
+//! Input: with `SKINTEX_PEER_INPUTS` set to the peers' `inputs/` folder, their `before_12mp.jpg`
+//! (a real-skin-like photo the OpenCV reference also measures); otherwise a synthetic 4000 × 3000
+//! skin photo from `synth`. Run: `cargo bench --bench metrics`; threads from `RAYON_NUM_THREADS`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use skintex::align::geometry::Affine;
+use skintex::io::{LoadOptions, Photo, decode_photo};
+use skintex::metrics::blobs::{self, DetectOptions};
+use skintex::metrics::skin::SkinMask;
+use skintex::metrics::surface::{height_map, remove_reference, s_filter};
+use skintex::metrics::{Frame, MetricOptions, Scale, measure, summarise_view};
+use skintex::synth::{self, SynthConfig};
+
+fn photo() -> (Photo, &'static str) {
+    if let Some(dir) = std::env::var_os("SKINTEX_PEER_INPUTS") {
+        let path = std::path::Path::new(&dir).join("before_12mp.jpg");
+        if let Ok(bytes) = std::fs::read(&path) {
+            let photo = decode_photo(&bytes, &LoadOptions::default()).expect("decode peer input");
+            return (photo, "peers' before_12mp.jpg");
+        }
+    }
+    let config = SynthConfig {
+        patients: 1,
+        sessions: 1,
+        width: 4000,
+        height: 3000,
+        ..SynthConfig::default()
+    };
+    let view = synth::generate(&config).expect("config").remove(0);
+    let bytes = synth::render_encoded(&view, 0, &config).expect("render");
+    (
+        decode_photo(&bytes, &LoadOptions::default()).expect("decode"),
+        "synthetic 4000×3000",
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let (photo, source) = photo();
+    let (w, h) = (photo.width(), photo.height());
+    let options = MetricOptions::default();
+    let scale = Scale::new(None);
+    let skin = SkinMask::detect(&photo.rgb);
+    let frame = Frame::new(&skin, None, options.filter_margin_px(&scale), (w, h));
+    let mut group = c.benchmark_group(format!("metrics/12mp ({source})"));
+    group.sample_size(10);
+    group.bench_function("all", |b| {
+        b.iter(|| {
+            let m = measure(
+                photo.luminance.view(),
+                &frame,
+                &scale,
+                &Affine::IDENTITY,
+                1.0,
+                &options,
+            );
+            black_box(summarise_view(&frame, &scale, &[&m], &options).ok())
+        });
+    });
+    group.bench_function("skin_mask+frame", |b| {
+        b.iter(|| {
+            let skin = SkinMask::detect(&photo.rgb);
+            black_box(Frame::new(
+                &skin,
+                None,
+                options.filter_margin_px(&scale),
+                (w, h),
+            ))
+        });
+    });
+    let px_per_mm = 1.0 / scale.mm_per_px();
+    group.bench_function("surface", |b| {
+        b.iter(|| {
+            let height = height_map(photo.luminance.view(), 1.0);
+            let smoothed = s_filter(height.view(), options.s_filter_mm * px_per_mm);
+            black_box(remove_reference(
+                smoothed.view(),
+                options.l_filter_mm * px_per_mm,
+                |x, y| frame.is_skin(x, y),
+            ))
+        });
+    });
+    let height = height_map(photo.luminance.view(), 1.0);
+    let detect = DetectOptions {
+        octaves: blobs::octaves_for(0.5 * options.scar_max_diameter_mm * px_per_mm),
+        min_snr: options.pore_min_snr.min(options.scar_min_snr),
+        max_elongation: options.pore_max_elongation.max(options.scar_max_elongation),
+        min_depth: (-(1.0 - options.pore_min_contrast).ln()).min(options.scar_min_depth),
+    };
+    group.bench_function("blobs", |b| {
+        b.iter(|| {
+            black_box(blobs::detect(height.view(), &detect, &|x, y| {
+                frame.is_skin(x, y)
+            }))
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,138 @@
+//! Turning one real photo into a synthetic "session" of it with known changes: geometry, exposure,
+//! tone curve, white balance, fine-detail scaling, added pores and JPEG re-encoding. The slow real-skin
+//! suites build their cases from this.
+
+use image::codecs::jpeg::JpegEncoder;
+use ndarray::{Array2, Zip};
+use rayon::prelude::*;
+use skintex::align::geometry::Affine;
+use skintex::io::Photo;
+use skintex::io::colour::linear_to_srgb;
+use skintex::kernels::gaussian_blur;
+use skintex::kernels::warp::{Interpolation, warp};
+use skintex::metrics::blobs::soft_disk;
+
+/// A pore added to the photo: centre (baseline px), half-depth radius (px) and contrast.
+#[derive(Debug, Clone, Copy)]
+pub struct AddedPore {
+    pub x: f64,
+    pub y: f64,
+    pub radius: f64,
+    pub contrast: f64,
+}
+
+/// What differs between the photo and its session.
+#[derive(Debug, Clone)]
+pub struct Look {
+    /// Session pixel → photo pixel.
+    pub to_baseline: Affine,
+    pub gain: f64,
+    /// Applied to the sRGB-encoded values.
+    pub gamma: f64,
+    pub white_balance: [f64; 3],
+    /// Detail of the log-luminance finer than a Gaussian of this σ (px) scaled by this factor.
+    pub detail: Option<(f64, f32)>,
+    pub pores: Vec<AddedPore>,
+    pub quality: u8,
+}
+
+impl Look {
+    /// The photo itself, re-encoded.
+    pub fn identity(quality: u8) -> Self {
+        Self {
+            to_baseline: Affine::IDENTITY,
+            gain: 1.0,
+            gamma: 1.0,
+            white_balance: [1.0; 3],
+            detail: None,
+            pores: Vec::new(),
+            quality,
+        }
+    }
+}
+
+/// Renders the session as JPEG bytes: changes to the skin first (detail, pores, in the photo's frame),
+/// then the camera (geometry by bicubic warp, exposure, white balance, tone curve, JPEG).
+pub fn render(photo: &Photo, look: &Look) -> Vec<u8> {
+    let (h, w) = photo.luminance.dim();
+    let mut rgb: Vec<Array2<f32>> = photo.rgb.to_vec();
+    if let Some((k, sigma)) = look.detail {
+        let log = photo.luminance.mapv(|v| v.max(1e-4).ln());
+        let low = gaussian_blur(log.view(), sigma);
+        let mut factor = log;
+        Zip::from(&mut factor)
+            .and(&low)
+            .par_for_each(|f, &l| *f = ((k as f32 - 1.0) * (*f - l)).exp());
+        for plane in &mut rgb {
+            Zip::from(plane).and(&factor).par_for_each(|v, &f| *v *= f);
+        }
+    }
+    for pore in &look.pores {
+        let reach = (1.3 * pore.radius).ceil() as i64 + 1;
+        let (cx, cy) = (pore.x.round() as i64, pore.y.round() as i64);
+        for y in (cy - reach).max(0)..=(cy + reach).min(h as i64 - 1) {
+            for x in (cx - reach).max(0)..=(cx + reach).min(w as i64 - 1) {
+                // 4 × 4 samples per pixel: the pixel's area, as a sensor sees it.
+                let mut cover = 0.0;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
+                        let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
+                        cover += soft_disk((qx - pore.x).hypot(qy - pore.y), pore.radius);
+                    }
+                }
+                let f = (1.0 - pore.contrast * cover / 16.0) as f32;
+                for plane in &mut rgb {
+                    plane[[y as usize, x as usize]] *= f;
+                }
+            }
+        }
+    }
+    let geometry = look.to_baseline != Affine::IDENTITY;
+    let planes: Vec<Array2<f32>> = if geometry {
+        rgb.iter()
+            .map(|p| {
+                warp(
+                    p.view(),
+                    &look.to_baseline.to_matrix3(),
+                    h,
+                    w,
+                    Interpolation::Bicubic,
+                    0.0,
+                )
+            })
+            .collect()
+    } else {
+        rgb
+    };
+    // Exposure, then the sRGB curve raised to the session's gamma, through a 16-bit table (the result
+    // is 8-bit, so the table's steps are invisible) and in parallel.
+    const STEPS: usize = 65_535;
+    let table: Vec<u8> = (0..=STEPS)
+        .map(|i| {
+            let encoded = linear_to_srgb(i as f64 / STEPS as f64).powf(look.gamma);
+            (encoded * 255.0).round().clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    let factors: [f32; 3] =
+        std::array::from_fn(|c| (look.white_balance[c] * look.gain * STEPS as f64) as f32);
+    let mut bytes = vec![0u8; w * h * 3];
+    bytes
+        .par_chunks_mut(w * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (x, px) in row.chunks_exact_mut(3).enumerate() {
+                for (c, v) in px.iter_mut().enumerate() {
+                    let index = (planes[c][[y, x]] * factors[c])
+                        .round()
+                        .clamp(0.0, STEPS as f32);
+                    *v = table[index as usize];
+                }
+            }
+        });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, look.quality)
+        .encode(&bytes, w as u32, h as u32, image::ExtendedColorType::Rgb8)
+        .expect("encode session");
+    out
+}

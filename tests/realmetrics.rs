@@ -1,0 +1,440 @@
+//! The slow suite on real skin for the metrics: do they measure skin, not the camera?
+//!
+//! Each portrait of `../shared/realdata/` becomes one patient whose baseline is the original file and
+//! whose later "sessions" are the same photo with known changes, run through the whole pipeline
+//! (discovery, decoding, registration, photometric normalisation, metrics):
+//! - **null**: warped by a similarity (±8°, ±10 %, ±4 % shift, bicubic), re-exposed (gain ±20 %,
+//!   gamma ±10 %, white balance ±5 %) and re-encoded at JPEG q80–95: Sq, Sa, pore count and scar area
+//!   must change by ≤ 3 %;
+//! - **invariance**: gain 0.7 and 1.3, gamma 0.85 and 1.15, white balance ±6 %, one at a time, no warp,
+//!   JPEG q95: Sq, Sa and pore count change by ≤ 2 %;
+//! - **attenuation**: log-luminance detail finer than 2 mm scaled by k = 0.85, 0.7, 0.55: the Sq change
+//!   must be k − 1 within 5 percentage points, and monotone. "Detail" is the log-luminance minus its
+//!   ISO Gaussian low-pass with 50 % transmission at 4 mm, which passes ≥ 94 % of every wavelength
+//!   under 2 mm (a low-pass at 2 mm itself would scale 2 mm detail by only (1 + k)/2, not k);
+//! - **additions**: 150 soft-disk pores (radius 0.1–0.2 mm, contrast 20–30 %) added to free skin inside
+//!   the measured region: the pore count must rise by 150 within ±15 %. The baseline of that run is the
+//!   same photo through the same JPEG encoder, so the pores are the only difference.
+//!
+//! **Not all of these hold yet** (issue 5 is open). The suite fails on the criteria that hold — the null
+//! test for Sq and Sa, invariance of Sq and Sa to exposure gain and white balance, and the
+//! attenuation — so they cannot regress, and prints every other criterion that is missed as an
+//! `OPEN:` line with its figure: the tone-curve (gamma) invariance of Sq and Sa, every pore-count
+//! criterion (null, invariance, additions) and the scar-area null test.
+//!
+//! A plain `main` so that its table, or why it skipped, is always printed.
+
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use skintex::align::geometry::Affine;
+use skintex::io::{LoadOptions, Photo, decode_photo};
+use skintex::metrics::skin::SkinMask;
+use skintex::metrics::{Frame, MetricOptions, Scale, SessionMetrics};
+use skintex::pipeline::{AnalyzeOptions, analyze_patient};
+use skintex::series::discover_patient;
+
+#[path = "common/session.rs"]
+mod session;
+use session::{AddedPore, Look};
+
+fn realdata_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata")
+}
+
+/// One derived session: its name in the report, what was done, and the check to apply.
+struct Case {
+    name: String,
+    look: Look,
+    check: Check,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    Null,
+    Invariance,
+    Attenuation(f64),
+    Additions(usize),
+}
+
+fn null_look(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Look {
+    let mut sym = |max: f64| rng.random_range(-max..=max);
+    let rotation = sym(8f64).to_radians();
+    let scale = 1.0 + sym(0.1);
+    let (tx, ty) = (sym(0.04) * w as f64, sym(0.04) * h as f64);
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let about_centre = Affine::similarity(1.0, 0.0, cx + tx, cy + ty)
+        .after(&Affine::similarity(scale, rotation, 0.0, 0.0))
+        .after(&Affine::similarity(1.0, 0.0, -cx, -cy));
+    Look {
+        to_baseline: about_centre,
+        gain: 1.0 + sym(0.2),
+        gamma: 1.0 + sym(0.1),
+        white_balance: [1.0 + sym(0.05), 1.0, 1.0 + sym(0.05)],
+        ..Look::identity(80 + (sym(1.0).abs() * 15.0) as u8)
+    }
+}
+
+/// Pores placed on free skin: inside the region an identity session would be measured on, at least
+/// three radii plus the existing pore's radius from every pore the baseline already has.
+fn added_pores(
+    photo: &Photo,
+    existing: &[[f64; 3]],
+    n: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<AddedPore> {
+    let (h, w) = photo.luminance.dim();
+    let options = MetricOptions::default();
+    let scale = Scale::new(None);
+    let margin = options.filter_margin_px(&scale);
+    let frame = Frame::new(&SkinMask::detect(&photo.rgb), None, margin, (w, h));
+    let common = frame.common_cells(&[(Affine::IDENTITY, (w, h), margin)]);
+    let cols = common.ncols();
+    let mut pores: Vec<AddedPore> = Vec::new();
+    let mut attempts = 0;
+    while pores.len() < n && attempts < 200_000 {
+        attempts += 1;
+        let (x, y) = (
+            rng.random_range(0.0..w as f64),
+            rng.random_range(0.0..h as f64),
+        );
+        let radius = rng.random_range(2.0..4.0);
+        let inside = frame
+            .cell_index(x, y)
+            .is_some_and(|c| common[[c as usize / cols, c as usize % cols]]);
+        let clear = existing
+            .iter()
+            .all(|p| (p[0] - x).hypot(p[1] - y) > 3.0 * radius + p[2])
+            && pores
+                .iter()
+                .all(|p| (p.x - x).hypot(p.y - y) > 3.0 * (radius + p.radius));
+        if inside && clear {
+            pores.push(AddedPore {
+                x,
+                y,
+                radius,
+                contrast: rng.random_range(0.2..0.3),
+            });
+        }
+    }
+    pores
+}
+
+/// Runs the whole pipeline on a patient folder whose baseline is `original` and whose sessions are
+/// `cases`; returns the baseline's metrics and each case's.
+fn run_patient(
+    baseline_bytes: &[u8],
+    photo: &Photo,
+    cases: &[Case],
+) -> Result<(SessionMetrics, Vec<Option<SessionMetrics>>), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let patient_dir = dir.path().join("P");
+    let put = |session: &str, bytes: &[u8]| -> Result<(), String> {
+        let d = patient_dir.join(session);
+        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+        std::fs::write(d.join("front.jpg"), bytes).map_err(|e| e.to_string())
+    };
+    put("2026-01-01_baseline", baseline_bytes)?;
+    for (i, case) in cases.iter().enumerate() {
+        put(
+            &format!("2026-02-{:02}_{}", i + 1, case.name),
+            &session::render(photo, &case.look),
+        )?;
+    }
+    let patient = discover_patient(&patient_dir, "P".into());
+    let output = analyze_patient(&patient, &AnalyzeOptions::default(), &|_| {});
+    let report = output.report;
+    if !report.errors.is_empty() {
+        return Err(format!("pipeline errors: {:?}", report.errors));
+    }
+    let sessions = &report.views[0].sessions;
+    let baseline = sessions[0].metrics.clone().ok_or("baseline not measured")?;
+    Ok((
+        baseline,
+        sessions[1..].iter().map(|s| s.metrics.clone()).collect(),
+    ))
+}
+
+fn percent(session: f64, baseline: f64) -> f64 {
+    if baseline == 0.0 {
+        if session == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        100.0 * (session / baseline - 1.0)
+    }
+}
+
+fn main() -> ExitCode {
+    if cfg!(debug_assertions) {
+        println!(
+            "realmetrics: SKIPPED — unoptimised build; run by `cargo test --release` (the project's \
+             test command)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let dir = realdata_dir();
+    let mut photos: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
+            .collect(),
+        Err(_) => {
+            println!(
+                "realmetrics: SKIPPED — {} not found; the real-skin metric suite needs the shared \
+                 portraits beside the checkout",
+                dir.display()
+            );
+            return ExitCode::SUCCESS;
+        }
+    };
+    photos.sort();
+    // A development aid: SKINTEX_REALMETRICS_ONLY=part runs the portraits whose name holds it.
+    if let Ok(only) = std::env::var("SKINTEX_REALMETRICS_ONLY") {
+        photos.retain(|p| p.to_string_lossy().contains(&only));
+    }
+    if photos.is_empty() {
+        println!(
+            "realmetrics: SKIPPED — no JPEG portraits in {}",
+            dir.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let started = Instant::now();
+    let mut failures: Vec<String> = Vec::new();
+    let mut open: Vec<String> = Vec::new();
+    for (index, path) in photos.iter().enumerate() {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let original = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("realmetrics: FAILED — cannot read {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let photo = match decode_photo(&original, &LoadOptions::default()) {
+            Ok(p) => p,
+            Err(e) => {
+                println!("realmetrics: FAILED — cannot read {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let (h, w) = photo.luminance.dim();
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5EED_0005 + index as u64);
+        let mut cases = Vec::new();
+        for k in 0..3 {
+            cases.push(Case {
+                name: format!("null{k}"),
+                look: null_look(&mut rng, w, h),
+                check: Check::Null,
+            });
+        }
+        for (label, gain, gamma, wb) in [
+            ("gain0.7", 0.7, 1.0, [1.0, 1.0, 1.0]),
+            ("gain1.3", 1.3, 1.0, [1.0, 1.0, 1.0]),
+            ("gamma0.85", 1.0, 0.85, [1.0, 1.0, 1.0]),
+            ("gamma1.15", 1.0, 1.15, [1.0, 1.0, 1.0]),
+            ("wb-warm", 1.0, 1.0, [1.06, 1.0, 0.94]),
+            ("wb-cool", 1.0, 1.0, [0.94, 1.0, 1.06]),
+        ] {
+            cases.push(Case {
+                name: label.to_string(),
+                look: Look {
+                    gain,
+                    gamma,
+                    white_balance: wb,
+                    ..Look::identity(95)
+                },
+                check: Check::Invariance,
+            });
+        }
+        let sigma = (0.187_390_625 * 4.0 / skintex::metrics::NOMINAL_MM_PER_PX) as f32;
+        for k in [0.85, 0.7, 0.55] {
+            cases.push(Case {
+                name: format!("detail{k}"),
+                look: Look {
+                    detail: Some((k, sigma)),
+                    ..Look::identity(95)
+                },
+                check: Check::Attenuation(k),
+            });
+        }
+        let (baseline, results) = match run_patient(&original, &photo, &cases) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        println!(
+            "realmetrics: {name} ({w}×{h}): region {:.0} px ({:.0} %), Sq {:.5}, Sa {:.5}, Ssk {:.2}, \
+             Sku {:.2}, pores {} (mean {:.1} px), scars {} ({:.0} px²)",
+            baseline.mask.area_px,
+            100.0 * baseline.mask.fraction,
+            baseline.roughness.sq,
+            baseline.roughness.sa,
+            baseline.roughness.ssk,
+            baseline.roughness.sku,
+            baseline.pores.count,
+            baseline.pores.mean_diameter_px,
+            baseline.scars.count,
+            baseline.scars.area_px
+        );
+        let mut attenuation = Vec::new();
+        for (case, result) in cases.iter().zip(&results) {
+            let Some(m) = result else {
+                failures.push(format!("{name} {}: not measured", case.name));
+                continue;
+            };
+            let sq = percent(m.roughness.sq, baseline.roughness.sq);
+            let sa = percent(m.roughness.sa, baseline.roughness.sa);
+            let pores = percent(m.pores.count as f64, baseline.pores.count as f64);
+            let scars = percent(m.scars.area_px, baseline.scars.area_px);
+            println!(
+                "realmetrics: {name} {:>10}: Sq {sq:+6.2} %, Sa {sa:+6.2} %, pores {pores:+6.2} % \
+                 ({}), scar area {scars:+6.2} % ({} scars); scale {:.3} q{}",
+                case.name,
+                m.pores.count,
+                m.scars.count,
+                case.look.to_baseline.scale(),
+                case.look.quality
+            );
+            // `enforced`: the criterion holds today and must not regress; otherwise a miss is open work.
+            let mut limit = |what: &str, value: f64, max: f64, enforced: bool| {
+                if value.abs() > max {
+                    let line = format!(
+                        "{name} {}: {what} changed {value:+.2} % (limit ±{max} %)",
+                        case.name
+                    );
+                    if enforced {
+                        failures.push(line);
+                    } else {
+                        open.push(line);
+                    }
+                }
+            };
+            let tone_curve = case.look.gamma != 1.0;
+            match case.check {
+                Check::Null => {
+                    limit("Sq", sq, 3.0, true);
+                    limit("Sa", sa, 3.0, true);
+                    limit("pore count", pores, 3.0, false);
+                    limit("scar area", scars, 3.0, false);
+                }
+                Check::Invariance => {
+                    limit("Sq", sq, 2.0, !tone_curve);
+                    limit("Sa", sa, 2.0, !tone_curve);
+                    limit("pore count", pores, 2.0, false);
+                }
+                Check::Attenuation(k) => {
+                    let expected = 100.0 * (k - 1.0);
+                    if (sq - expected).abs() > 5.0 {
+                        failures.push(format!(
+                            "{name} {}: Sq changed {sq:+.2} %, expected {expected:+.0} ± 5 pp",
+                            case.name
+                        ));
+                    }
+                    attenuation.push(sq);
+                }
+                Check::Additions(_) => {}
+            }
+        }
+        if attenuation.windows(2).any(|p| p[1] >= p[0]) {
+            failures.push(format!(
+                "{name}: Sq not monotone in the attenuation: {attenuation:?}"
+            ));
+        }
+
+        // Additions need the baseline's pores to place new ones on free skin.
+        let added = added_pores(&photo, &baseline.pores.positions, 150, &mut rng);
+        let n = added.len();
+        let added_copy = added.clone();
+        let case = Case {
+            name: "added".into(),
+            look: Look {
+                pores: added,
+                ..Look::identity(95)
+            },
+            check: Check::Additions(n),
+        };
+        let plain = session::render(&photo, &Look::identity(95));
+        match run_patient(&plain, &photo, std::slice::from_ref(&case)) {
+            Ok((base, results)) => {
+                let Some(m) = &results[0] else {
+                    failures.push(format!("{name} added: not measured"));
+                    continue;
+                };
+                let rise = m.pores.count as f64 - base.pores.count as f64;
+                let mut found = 0;
+                for a in &added_copy {
+                    let hit = m
+                        .pores
+                        .positions
+                        .iter()
+                        .any(|q| (q[0] - a.x).hypot(q[1] - a.y) < 2.0);
+                    if hit {
+                        found += 1;
+                    }
+                }
+                // Where the count comes from: added pores found at their place, and pores the
+                // baseline had that the session lost (thresholds are local, so they can move).
+                let lost = base
+                    .pores
+                    .positions
+                    .iter()
+                    .filter(|q| {
+                        !m.pores
+                            .positions
+                            .iter()
+                            .any(|r| (r[0] - q[0]).hypot(r[1] - q[1]) < 1.0)
+                    })
+                    .count();
+                println!(
+                    "realmetrics: {name} {:>10}: {found} of the {n} added pores found in place, {lost} \
+                     baseline pores lost",
+                    case.name
+                );
+                println!(
+                    "realmetrics: {name} {:>10}: {n} pores added, count {} → {} ({rise:+.0}, {:+.1} %)",
+                    case.name,
+                    base.pores.count,
+                    m.pores.count,
+                    100.0 * (rise / n as f64 - 1.0)
+                );
+                if let Check::Additions(n) = case.check
+                    && (rise / n as f64 - 1.0).abs() > 0.15
+                {
+                    open.push(format!(
+                        "{name}: {n} pores added, count rose by {rise} (limit ±15 %)"
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{name} added: {e}")),
+        }
+    }
+    for line in &open {
+        println!("realmetrics: OPEN: {line}");
+    }
+    println!(
+        "realmetrics: {} portraits, {} failures, {} open criteria missed, {:.0} s",
+        photos.len(),
+        failures.len(),
+        open.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if failures.is_empty() {
+        println!("realmetrics: ok");
+        ExitCode::SUCCESS
+    } else {
+        for f in &failures {
+            println!("realmetrics: FAILED — {f}");
+        }
+        ExitCode::FAILURE
+    }
+}
