@@ -196,14 +196,13 @@ pub fn detect(
             let next = blur(levels[i - 1].view(), inc);
             levels.push(next);
         }
+        let inv = 1.0 / (k - 1.0);
         let dogs: Vec<Array2<f32>> = levels
             .windows(2)
             .map(|pair| {
-                let mut d = pair[1].clone();
-                Zip::from(&mut d)
+                Zip::from(&pair[1])
                     .and(&pair[0])
-                    .par_for_each(|a, &b| *a = (*a - b) / (k - 1.0));
-                d
+                    .par_map_collect(|&a, &b| (a - b) * inv)
             })
             .collect();
         for i in 1..=SCALES {
@@ -251,15 +250,22 @@ fn log_response(height: ArrayView2<'_, f32>, x0: f64, y0: f64, sigma: f64) -> Op
         return None;
     }
     let two_s2 = 2.0 * sigma * sigma;
+    // The Gaussian factor is separable: one exp per row and per column, none per pixel.
+    let columns: Vec<(f64, f64)> = (xa as usize..=xb as usize)
+        .map(|x| {
+            let d2 = (x as f64 - x0).powi(2) / two_s2;
+            (d2, (-d2).exp())
+        })
+        .collect();
     let (mut acc, mut ksum, mut vsum, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for y in ya as usize..=yb as usize {
-        let dy = y as f64 - y0;
-        for x in xa as usize..=xb as usize {
-            let dx = x as f64 - x0;
-            let q = (dx * dx + dy * dy) / two_s2;
-            // σ²∇²G = (q − 1)·e^(−q) / (πσ²); a dark blob makes the sum positive.
-            let k = (q - 1.0) * (-q).exp();
-            let v = f64::from(height[[y, x]]);
+        let dy2 = (y as f64 - y0).powi(2) / two_s2;
+        let ey = (-dy2).exp();
+        let row = height.row(y);
+        for (i, &(dx2, ex)) in columns.iter().enumerate() {
+            // σ²∇²G = (q − 1)·e^(−q) / (πσ²), q = (dx² + dy²)/2σ²; a dark blob makes the sum positive.
+            let k = (dx2 + dy2 - 1.0) * ex * ey;
+            let v = f64::from(row[xa as usize + i]);
             acc += k * v;
             ksum += k;
             vsum += v;
