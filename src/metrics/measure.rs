@@ -257,3 +257,76 @@ pub fn local_sq(frame: &Frame, measurement: &Measurement) -> Array2<f32> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::colour::srgb_to_linear;
+    use crate::metrics::skin::SkinMask;
+
+    /// A skin-coloured photo whose left half carries fine texture three times stronger than its right
+    /// half: the local Sq map says so cell by cell, and the map is the same whatever the thread count.
+    #[test]
+    fn local_roughness_map_follows_the_texture() {
+        let (h, w) = (400usize, 600usize);
+        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32);
+        let texture = |x: usize, y: usize| {
+            let hash = crate::synth::noise::hash2(7, x as i64, y as i64);
+            let n = crate::synth::noise::unit_from_hash(hash) as f32 - 0.5;
+            let amplitude = if x < w / 2 { 0.15 } else { 0.05 };
+            (amplitude * n).exp()
+        };
+        let rgb: [Array2<f32>; 3] = std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| skin[c] * texture(x, y))
+        });
+        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
+            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
+        });
+        let options = MetricOptions::default();
+        let scale = Scale::new(Some(0.05));
+        let mask = SkinMask::detect(&rgb);
+        let frame = Frame::new(&mask, None, options.filter_margin_px(&scale), (w, h));
+        let run = || {
+            let m = measure(
+                luminance.view(),
+                &frame,
+                &scale,
+                &Affine::IDENTITY,
+                1.0,
+                &options,
+            );
+            local_sq(&frame, &m)
+        };
+        let map = crate::kernels::testutil::with_threads(1, run);
+        let (rows, cols) = map.dim();
+        let cell = frame.cell();
+        let mean_sq = |left: bool| {
+            let values: Vec<f32> = (rows / 4..3 * rows / 4)
+                .flat_map(|i| (0..cols).map(move |j| (i, j)))
+                .filter(|&(_, j)| {
+                    let x = j * cell;
+                    if left {
+                        x + 40 < w / 2 && x > 40
+                    } else {
+                        x > w / 2 + 40 && x + 40 < w
+                    }
+                })
+                .map(|(i, j)| map[[i, j]])
+                .collect();
+            values.iter().sum::<f32>() / values.len() as f32
+        };
+        let (left, right) = (mean_sq(true), mean_sq(false));
+        assert!(
+            (left / right - 3.0).abs() < 0.3,
+            "left {left}, right {right}, ratio {}",
+            left / right
+        );
+        let two = crate::kernels::testutil::with_threads(2, run);
+        assert!(
+            map.iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "1 vs 2 threads"
+        );
+    }
+}
