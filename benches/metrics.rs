@@ -12,7 +12,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use skintex::align::geometry::Affine;
 use skintex::io::{LoadOptions, Photo, decode_photo};
-use skintex::metrics::blobs::{self, DetectOptions};
+use skintex::metrics::blobs;
 use skintex::metrics::skin::SkinMask;
 use skintex::metrics::surface::{height_map, remove_reference, s_filter};
 use skintex::metrics::{Frame, MetricOptions, Scale, measure, summarise_view};
@@ -87,12 +87,7 @@ fn bench(c: &mut Criterion) {
         });
     });
     let height = height_map(photo.luminance.view(), 1.0);
-    let detect = DetectOptions {
-        octaves: blobs::octaves_for(0.5 * options.scar_max_diameter_mm * px_per_mm),
-        min_snr: options.pore_min_snr.min(options.scar_min_snr),
-        max_elongation: options.pore_max_elongation.max(options.scar_max_elongation),
-        min_depth: (-(1.0 - options.pore_min_contrast).ln()).min(options.scar_min_depth),
-    };
+    let detect = options.detect_options(0.5 * options.scar_max_diameter_mm * px_per_mm);
     group.bench_function("blobs", |b| {
         b.iter(|| {
             black_box(blobs::detect(height.view(), &detect, &|x, y| {

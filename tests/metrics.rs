@@ -47,12 +47,7 @@ fn measure_session(
     );
     let metrics = summarise_view(&frame, &scale, &[&m], options).expect("region");
     let common = frame.common_cells(&[(m.to_baseline, m.size, m.margin_px)]);
-    let cols = common.ncols();
-    let inside = |d: &&Depression| {
-        frame
-            .cell_index(d.x, d.y)
-            .is_some_and(|c| common[[c as usize / cols, c as usize % cols]])
-    };
+    let inside = |d: &&Depression| frame.in_cells(&common, d.x, d.y);
     let pores = m.pores.iter().filter(inside).copied().collect();
     let scars = m.scars.iter().filter(inside).copied().collect();
     (
@@ -89,12 +84,7 @@ fn pores_match_ground_truth() {
     for view in generate(&config).unwrap() {
         for k in 0..config.sessions {
             let (_, pores, _, frame, common) = measure_session(&view, k, &config, &options);
-            let cols = common.ncols();
-            let in_region = |x: f64, y: f64| {
-                frame
-                    .cell_index(x, y)
-                    .is_some_and(|c| common[[c as usize / cols, c as usize % cols]])
-            };
+            let in_region = |x: f64, y: f64| frame.in_cells(&common, x, y);
             let present: Vec<_> = view
                 .truth
                 .pores
@@ -160,12 +150,7 @@ fn scars_match_ground_truth() {
     for view in generate(&config).unwrap() {
         for k in 0..config.sessions {
             let (metrics, _, scars, frame, common) = measure_session(&view, k, &config, &options);
-            let cols = common.ncols();
-            let in_region = |x: f64, y: f64| {
-                frame
-                    .cell_index(x, y)
-                    .is_some_and(|c| common[[c as usize / cols, c as usize % cols]])
-            };
+            let in_region = |x: f64, y: f64| frame.in_cells(&common, x, y);
             let present: Vec<_> = view
                 .truth
                 .scars

@@ -13,7 +13,6 @@
 // This suite's output is its report.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -24,15 +23,13 @@ use skintex::align::{AlignOptions, AlignStatus, Prepared, Reference, align};
 use skintex::io::{LoadOptions, Photo, decode_photo};
 use skintex::metrics::skin::SkinMask;
 
+#[path = "common/realdata.rs"]
+mod realdata;
 #[path = "common/session.rs"]
 mod session;
 use session::Look;
 
 const TRANSFORMS_PER_PHOTO: usize = 20;
-
-fn realdata_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata")
-}
 
 struct Case {
     /// Session pixel → baseline pixel.
@@ -82,34 +79,13 @@ fn render_session(photo: &Photo, case: &Case) -> Vec<u8> {
 }
 
 fn main() -> ExitCode {
-    if cfg!(debug_assertions) {
-        println!(
-            "realdata: SKIPPED — unoptimised build; this suite registers 80 photos of 15–24 MP and is \
-             run by `cargo test --release` (the project's test command)"
-        );
-        return ExitCode::SUCCESS;
-    }
-    let dir = realdata_dir();
-    let mut photos: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
-            .collect(),
-        Err(_) => {
-            println!(
-                "realdata: SKIPPED — {} not found; the real-skin registration suite needs the shared \
-                 portraits beside the checkout",
-                dir.display()
-            );
+    let photos = match realdata::portraits("realdata", "registers 80 photos of 15–24 MP") {
+        Ok(p) => p,
+        Err(skip) => {
+            println!("{skip}");
             return ExitCode::SUCCESS;
         }
     };
-    photos.sort();
-    if photos.is_empty() {
-        println!("realdata: SKIPPED — no JPEG portraits in {}", dir.display());
-        return ExitCode::SUCCESS;
-    }
     let options = AlignOptions::default();
     let mut errors = Vec::new();
     let mut failures = Vec::new();

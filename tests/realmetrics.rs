@@ -26,7 +26,6 @@
 
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -39,13 +38,11 @@ use skintex::metrics::{Frame, MetricOptions, Scale, SessionMetrics};
 use skintex::pipeline::{AnalyzeOptions, analyze_patient};
 use skintex::series::discover_patient;
 
+#[path = "common/realdata.rs"]
+mod realdata;
 #[path = "common/session.rs"]
 mod session;
 use session::{AddedPore, Look};
-
-fn realdata_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata")
-}
 
 /// One derived session: its name in the report, what was done, and the check to apply.
 struct Case {
@@ -94,7 +91,6 @@ fn added_pores(
     let margin = options.filter_margin_px(&scale);
     let frame = Frame::new(&SkinMask::detect(&photo.rgb), None, margin, (w, h));
     let common = frame.common_cells(&[(Affine::IDENTITY, (w, h), margin)]);
-    let cols = common.ncols();
     let mut pores: Vec<AddedPore> = Vec::new();
     let mut attempts = 0;
     while pores.len() < n && attempts < 200_000 {
@@ -104,9 +100,7 @@ fn added_pores(
             rng.random_range(0.0..h as f64),
         );
         let radius = rng.random_range(2.0..4.0);
-        let inside = frame
-            .cell_index(x, y)
-            .is_some_and(|c| common[[c as usize / cols, c as usize % cols]]);
+        let inside = frame.in_cells(&common, x, y);
         let clear = existing
             .iter()
             .all(|p| (p[0] - x).hypot(p[1] - y) > 3.0 * radius + p[2])
@@ -169,40 +163,17 @@ fn percent(session: f64, baseline: f64) -> f64 {
 }
 
 fn main() -> ExitCode {
-    if cfg!(debug_assertions) {
-        println!(
-            "realmetrics: SKIPPED — unoptimised build; run by `cargo test --release` (the project's \
-             test command)"
-        );
-        return ExitCode::SUCCESS;
-    }
-    let dir = realdata_dir();
-    let mut photos: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
-            .collect(),
-        Err(_) => {
-            println!(
-                "realmetrics: SKIPPED — {} not found; the real-skin metric suite needs the shared \
-                 portraits beside the checkout",
-                dir.display()
-            );
-            return ExitCode::SUCCESS;
-        }
-    };
-    photos.sort();
+    let mut photos =
+        match realdata::portraits("realmetrics", "runs 4 portraits through the whole pipeline") {
+            Ok(p) => p,
+            Err(skip) => {
+                println!("{skip}");
+                return ExitCode::SUCCESS;
+            }
+        };
     // A development aid: SKINTEX_REALMETRICS_ONLY=part runs the portraits whose name holds it.
     if let Ok(only) = std::env::var("SKINTEX_REALMETRICS_ONLY") {
         photos.retain(|p| p.to_string_lossy().contains(&only));
-    }
-    if photos.is_empty() {
-        println!(
-            "realmetrics: SKIPPED — no JPEG portraits in {}",
-            dir.display()
-        );
-        return ExitCode::SUCCESS;
     }
     let started = Instant::now();
     let mut failures: Vec<String> = Vec::new();
@@ -354,7 +325,6 @@ fn main() -> ExitCode {
         // Additions need the baseline's pores to place new ones on free skin.
         let added = added_pores(&photo, &baseline.pores.positions, 150, &mut rng);
         let n = added.len();
-        let added_copy = added.clone();
         let case = Case {
             name: "added".into(),
             look: Look {
@@ -372,7 +342,7 @@ fn main() -> ExitCode {
                 };
                 let rise = m.pores.count as f64 - base.pores.count as f64;
                 let mut found = 0;
-                for a in &added_copy {
+                for a in &case.look.pores {
                     let hit = m
                         .pores
                         .positions

@@ -52,6 +52,21 @@ pub fn soft_disk(r: f64, radius: f64) -> f64 {
     }
 }
 
+/// The mean of [`soft_disk`] over pixel `(x, y)` (4 × 4 samples: the pixel's area, as a sensor
+/// integrates it) for a disk centred at `(cx, cy)`.
+#[must_use]
+pub fn soft_disk_coverage(x: usize, y: usize, cx: f64, cy: f64, radius: f64) -> f64 {
+    let mut sum = 0.0;
+    for sy in 0..4 {
+        for sx in 0..4 {
+            let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
+            let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
+            sum += soft_disk((qx - cx).hypot(qy - cy), radius);
+        }
+    }
+    sum / 16.0
+}
+
 /// A dark blob found by [`detect`], in the input plane's pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Blob {
@@ -548,22 +563,14 @@ impl Calibration {
     }
 }
 
-/// Renders a unit-depth soft disk of `radius` centred at `(c + px, c + py)` (4 × 4 samples per pixel, the
-/// pixel's area) and returns the blob the detector finds nearest its centre.
+/// Renders a unit-depth soft disk of `radius` centred at `(c + px, c + py)`, integrated over each
+/// pixel, and returns the blob the detector finds nearest its centre.
 fn ideal_blob(radius: f64, px: f64, py: f64) -> Option<Blob> {
     let side = ((3.5 * radius).ceil() as usize * 2 + 9).max(24);
     let c = (side / 2) as f64;
     let (cx, cy) = (c + px, c + py);
     let img = Array2::from_shape_fn((side, side), |(y, x)| {
-        let mut acc = 0.0;
-        for sy in 0..4 {
-            for sx in 0..4 {
-                let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
-                let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
-                acc -= soft_disk((qx - cx).hypot(qy - cy), radius);
-            }
-        }
-        (acc / 16.0) as f32
+        -soft_disk_coverage(x, y, cx, cy, radius) as f32
     });
     let options = DetectOptions {
         octaves: octaves_for(radius),
@@ -622,15 +629,7 @@ mod tests {
             let side = (radius * 8.0) as usize + 40;
             let (cx, cy) = (side as f64 / 2.0 + 0.3, side as f64 / 2.0 - 0.2);
             let img = Array2::from_shape_fn((side, side), |(y, x)| {
-                let mut acc = 0.0;
-                for sy in 0..4 {
-                    for sx in 0..4 {
-                        let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
-                        let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
-                        acc -= depth * soft_disk((qx - cx).hypot(qy - cy), radius);
-                    }
-                }
-                (0.3 + acc / 16.0) as f32
+                (0.3 - depth * soft_disk_coverage(x, y, cx, cy, radius)) as f32
             });
             let options = DetectOptions {
                 octaves: octaves_for(radius * 1.5),

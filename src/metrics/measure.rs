@@ -10,7 +10,7 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::blobs::{self, Calibration, DetectOptions};
+use super::blobs::{self, Calibration};
 use super::region::Frame;
 use super::roughness::SurfaceSums;
 use super::surface::{SIGMA_PER_CUTOFF, height_map, remove_reference, s_filter};
@@ -120,14 +120,19 @@ fn block_sums(
             let mut sums = vec![SurfaceSums::default(); cols];
             for y in by * b..((by + 1) * b).min(h) {
                 let row = z.row(y);
+                // Rows above and below, where both exist: the vertical differences read them as
+                // slices rather than by 2-D index per pixel.
+                let neighbours = (y > 0 && y + 1 < h).then(|| (z.row(y - 1), z.row(y + 1)));
                 for x in 0..w {
                     let acc = &mut sums[x / b];
                     let v = f64::from(row[x]);
                     acc.add_height(v);
-                    if x > 0 && x + 1 < w && y > 0 && y + 1 < h {
+                    if let Some((above, below)) = &neighbours
+                        && x > 0
+                        && x + 1 < w
+                    {
                         let gx = 0.5 * (f64::from(row[x + 1]) - f64::from(row[x - 1])) * per_unit;
-                        let gy =
-                            0.5 * (f64::from(z[[y + 1, x]]) - f64::from(z[[y - 1, x]])) * per_unit;
+                        let gy = 0.5 * (f64::from(below[x]) - f64::from(above[x])) * per_unit;
                         acc.add_gradient(gx, gy);
                     }
                 }
@@ -162,16 +167,11 @@ fn depressions(
     options: &MetricOptions,
 ) -> (Vec<Depression>, Vec<Depression>) {
     let max_radius_px = 0.5 * options.scar_max_diameter_mm * px_per_mm;
-    let detect = DetectOptions {
-        octaves: blobs::octaves_for(max_radius_px),
-        min_snr: options.pore_min_snr.min(options.scar_min_snr),
-        max_elongation: options.pore_max_elongation.max(options.scar_max_elongation),
-        min_depth: (-(1.0 - options.pore_min_contrast).ln()).min(options.scar_min_depth),
-    };
+    let detect = options.detect_options(max_radius_px);
     let calibration = Calibration::get();
     let pore_max_px = options.pore_max_diameter_mm * px_per_mm;
     let scar_max_px = options.scar_max_diameter_mm * px_per_mm;
-    let pore_min_depth = -(1.0 - options.pore_min_contrast).ln();
+    let pore_min_depth = options.pore_min_depth();
     let mut pores = Vec::new();
     let mut scars = Vec::new();
     let skin = |x: f64, y: f64| {
@@ -230,9 +230,11 @@ fn depressions(
         })
     };
     pores.retain(|p| !inside_larger(p));
-    let keep: Vec<bool> = scars.iter().map(|s| !inside_larger(s)).collect();
-    let mut flags = keep.iter();
-    scars.retain(|_| flags.next().copied().unwrap_or(true));
+    let scars = scars
+        .iter()
+        .filter(|s| !inside_larger(s))
+        .copied()
+        .collect();
     (pores, scars)
 }
 

@@ -84,6 +84,24 @@ impl Default for MetricOptions {
 }
 
 impl MetricOptions {
+    /// The smallest pore depth in log-luminance: contrast c darkens by a factor 1 − c.
+    #[must_use]
+    pub fn pore_min_depth(&self) -> f64 {
+        -(1.0 - self.pore_min_contrast).ln()
+    }
+
+    /// The blob detector's settings for depressions up to `max_radius_px` input pixels: the loosest of
+    /// the pore and scar thresholds (each class applies its own afterwards).
+    #[must_use]
+    pub fn detect_options(&self, max_radius_px: f64) -> blobs::DetectOptions {
+        blobs::DetectOptions {
+            octaves: blobs::octaves_for(max_radius_px),
+            min_snr: self.pore_min_snr.min(self.scar_min_snr),
+            max_elongation: self.pore_max_elongation.max(self.scar_max_elongation),
+            min_depth: self.pore_min_depth().min(self.scar_min_depth),
+        }
+    }
+
     /// How far (baseline px) measured pixels keep from the edge of the skin: three σ of the L-filter,
     /// beyond which its weights are below 1 %.
     #[must_use]
@@ -230,7 +248,7 @@ fn summarise_session(
     let parameters = sums
         .parameters()
         .ok_or("the measured skin is flat: no texture to measure (a blank or saturated photo?)")?;
-    let in_region = |d: &&Depression| frame.cell_index(d.x, d.y).is_some_and(inside);
+    let in_region = |d: &&Depression| frame.in_cells(common, d.x, d.y);
     let pores: Vec<&Depression> = m.pores.iter().filter(in_region).collect();
     let scars: Vec<&Depression> = m.scars.iter().filter(in_region).collect();
     let px_per_mm = 1.0 / scale.mm_per_px();

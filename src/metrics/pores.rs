@@ -52,7 +52,7 @@ pub struct PoreMetrics {
 }
 
 /// Rounds to 1/100 px: positions are for drawing, and shorter numbers keep the report readable.
-fn centi(v: f64) -> f64 {
+pub(crate) fn centi(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 

@@ -102,6 +102,17 @@ impl Frame {
             .is_some_and(|k| self.skin.as_slice().is_some_and(|s| s[k as usize]))
     }
 
+    /// Whether baseline point `(x, y)` lies in a cell that `cells` (a grid of this frame's shape, such
+    /// as [`Frame::common_cells`]) marks.
+    #[must_use]
+    pub fn in_cells(&self, cells: &Array2<bool>, x: f64, y: f64) -> bool {
+        self.cell_index(x, y).is_some_and(|k| {
+            cells
+                .as_slice()
+                .is_some_and(|s| s.get(k as usize) == Some(&true))
+        })
+    }
+
     /// Skin cells the eroded mask keeps, before the overlap with the sessions.
     #[must_use]
     pub fn candidate_cells(&self) -> usize {

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Scale;
 use super::measure::Depression;
+use super::pores::centi;
 
 /// Diameter (mm) splitting ice-pick from boxcar, and boxcar from rolling.
 const ICE_PICK_BELOW_MM: f64 = 1.75;
@@ -64,10 +65,6 @@ pub struct ScarMetrics {
     pub types: Option<ScarTypes>,
     /// Each scar.
     pub scars: Vec<ScarReport>,
-}
-
-fn centi(v: f64) -> f64 {
-    (v * 100.0).round() / 100.0
 }
 
 /// Summarises `scars` (already restricted to the region) over `area_px` baseline pixels.

@@ -10,7 +10,7 @@ use skintex::io::Photo;
 use skintex::io::colour::linear_to_srgb;
 use skintex::kernels::gaussian_blur;
 use skintex::kernels::warp::{Interpolation, warp};
-use skintex::metrics::blobs::soft_disk;
+use skintex::metrics::blobs::soft_disk_coverage;
 
 /// A pore added to the photo: centre (baseline px), half-depth radius (px) and contrast.
 #[derive(Debug, Clone, Copy)]
@@ -72,16 +72,8 @@ pub fn render(photo: &Photo, look: &Look) -> Vec<u8> {
         let (cx, cy) = (pore.x.round() as i64, pore.y.round() as i64);
         for y in (cy - reach).max(0)..=(cy + reach).min(h as i64 - 1) {
             for x in (cx - reach).max(0)..=(cx + reach).min(w as i64 - 1) {
-                // 4 × 4 samples per pixel: the pixel's area, as a sensor sees it.
-                let mut cover = 0.0;
-                for sy in 0..4 {
-                    for sx in 0..4 {
-                        let qx = x as f64 - 0.375 + 0.25 * f64::from(sx);
-                        let qy = y as f64 - 0.375 + 0.25 * f64::from(sy);
-                        cover += soft_disk((qx - pore.x).hypot(qy - pore.y), pore.radius);
-                    }
-                }
-                let f = (1.0 - pore.contrast * cover / 16.0) as f32;
+                let cover = soft_disk_coverage(x as usize, y as usize, pore.x, pore.y, pore.radius);
+                let f = (1.0 - pore.contrast * cover) as f32;
                 for plane in &mut rgb {
                     plane[[y as usize, x as usize]] *= f;
                 }
