@@ -7,6 +7,7 @@
 //! one reference, not by the size of the archive. The report is assembled in session order, so its
 //! bytes do not depend on the thread count or on which photo finished first.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
 
@@ -20,10 +21,13 @@ use crate::align::preview::aligned_preview;
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
 use crate::metrics::skin::SkinMask;
+use crate::metrics::tiles::{self, TileSums, metrics_for};
 use crate::metrics::{Frame, Measurement, MetricOptions, Scale, measure, summarise_view};
+use crate::report::change::{compare, trends};
+use crate::report::heatmap::roughness_change_png;
 use crate::report::{
-    AlignmentReport, Calibration, PatientReport, PhotoSummary, SessionEntry, ToolInfo, ViewReport,
-    output_dir_name,
+    AlignmentReport, Calibration, ChangeOptions, PatientReport, PhotoSummary, SessionEntry,
+    ToolInfo, Trend, ViewReport, output_dir_name,
 };
 use crate::series::{InputIssue, Patient};
 
@@ -38,6 +42,8 @@ pub struct AnalyzeOptions {
     pub preview_side: usize,
     /// Metric parameters.
     pub metrics: MetricOptions,
+    /// Change statistics (bootstrap, noise floors).
+    pub change: ChangeOptions,
 }
 
 impl Default for AnalyzeOptions {
@@ -47,6 +53,7 @@ impl Default for AnalyzeOptions {
             align: AlignOptions::default(),
             preview_side: 1024,
             metrics: MetricOptions::default(),
+            change: ChangeOptions::default(),
         }
     }
 }
@@ -67,8 +74,8 @@ pub struct PhotoEvent<'a> {
 pub struct OutputImage {
     /// Path relative to the patient's report folder, `/`-separated, made of safe names only.
     pub path: String,
-    /// JPEG bytes.
-    pub jpeg: Vec<u8>,
+    /// The encoded file (JPEG or PNG, as the path's extension says).
+    pub bytes: Vec<u8>,
 }
 
 /// Everything [`analyze_patient`] produces for one patient.
@@ -104,6 +111,8 @@ struct Processed {
     index: usize,
     entry: SessionEntry,
     image: Option<OutputImage>,
+    /// The roughness-change heat map, once the view is summarised.
+    change_map: Option<OutputImage>,
     measurement: Option<Measurement>,
 }
 
@@ -169,8 +178,9 @@ pub fn analyze_patient(
                 .collect();
             let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
             processed.sort_by_key(|p| p.index);
+            let mut trends = BTreeMap::new();
             if let Ok(base) = &baseline_frame {
-                measure_view(base, &mut processed, &options.metrics, &mut errors);
+                trends = measure_view(base, &view, &mut processed, options, &mut errors);
             }
             let mut entries = Vec::with_capacity(processed.len());
             for p in processed {
@@ -195,11 +205,15 @@ pub fn analyze_patient(
                     }
                 }
                 images.extend(p.image);
+                images.extend(p.change_map);
                 entries.push(p.entry);
             }
+            let measured = entries.iter().any(|e| e.metrics.is_some());
             views.push(ViewReport {
                 view,
                 sessions: entries,
+                trends,
+                noise_floors: measured.then_some(options.change.noise),
             });
         }
     }
@@ -233,6 +247,10 @@ fn entry(patient: &Patient, index: usize, path: &Path) -> SessionEntry {
         error: None,
         alignment: None,
         metrics: None,
+        change: BTreeMap::new(),
+        previous_session: None,
+        change_from_previous: BTreeMap::new(),
+        roughness_change_map: None,
     }
 }
 
@@ -271,6 +289,7 @@ fn process_baseline(
                 index,
                 entry,
                 image: None,
+                change_map: None,
                 measurement: None,
             },
             None,
@@ -316,6 +335,7 @@ fn process_baseline(
             index,
             entry,
             image,
+            change_map: None,
             measurement: Some(measurement),
         },
         Some(frame),
@@ -337,6 +357,7 @@ fn process_session(
             index,
             entry,
             image: None,
+            change_map: None,
             measurement: None,
         };
     };
@@ -352,6 +373,7 @@ fn process_session(
                 index,
                 entry,
                 image: None,
+                change_map: None,
                 measurement: None,
             };
         }
@@ -392,18 +414,21 @@ fn process_session(
         index,
         entry,
         image,
+        change_map: None,
         measurement,
     }
 }
 
-/// Sums every measured photo of a view over the region they all saw and fills in their metrics; a
-/// view with too little skin in common gets one error instead of numbers.
+/// Sums every measured photo of a view over the region they all saw and fills in their metrics, their
+/// changes (against the baseline and the previous measured session) and roughness-change maps; returns
+/// the view's trends. A view with too little skin in common gets one error instead of numbers.
 fn measure_view(
     base: &BaselineFrame,
+    view: &str,
     processed: &mut [Processed],
-    options: &MetricOptions,
+    options: &AnalyzeOptions,
     errors: &mut Vec<InputIssue>,
-) {
+) -> BTreeMap<String, Trend> {
     let measured: Vec<usize> = processed
         .iter()
         .enumerate()
@@ -414,25 +439,85 @@ fn measure_view(
         .filter_map(|&i| processed[i].measurement.as_ref())
         .collect();
     if measurements.is_empty() {
-        return;
+        return BTreeMap::new();
     }
-    match summarise_view(&base.frame, &base.scale, &measurements, options) {
-        Ok(metrics) => {
-            for (&i, m) in measured.iter().zip(metrics) {
-                processed[i].entry.metrics = Some(m);
-            }
-        }
+    let summaries = summarise_view(&base.frame, &base.scale, &measurements, &options.metrics);
+    for p in processed.iter_mut() {
+        p.measurement = None;
+    }
+    let summaries = match summaries {
+        Ok(s) => s,
         Err(why) => {
             let file = processed
                 .iter()
                 .find(|p| p.entry.baseline)
                 .map_or_else(String::new, |p| p.entry.file.clone());
             errors.push(InputIssue { file, error: why });
+            return BTreeMap::new();
+        }
+    };
+    let defs = metrics_for(base.scale.calibrated());
+    let baseline = measured
+        .iter()
+        .position(|&i| processed[i].entry.baseline)
+        .map(|k| &summaries[k]);
+    for (k, (&i, summary)) in measured.iter().zip(&summaries).enumerate() {
+        let entry = &mut processed[i].entry;
+        entry.metrics = Some(summary.metrics.clone());
+        let Some(reference) = baseline.filter(|_| !entry.baseline) else {
+            continue;
+        };
+        // Each comparison has its own bootstrap stream, fixed by its place in the report.
+        let stream = (processed[i].index as u64) << 1;
+        entry.change = compare(
+            &reference.tiles,
+            &summary.tiles,
+            &base.scale,
+            &defs,
+            &options.change,
+            stream,
+        );
+        if let Some(prev) = k.checked_sub(1).map(|p| (measured[p], &summaries[p])) {
+            let previous = processed[prev.0].entry.session.clone();
+            let entry = &mut processed[i].entry;
+            entry.previous_session = Some(previous);
+            entry.change_from_previous = compare(
+                &prev.1.tiles,
+                &summary.tiles,
+                &base.scale,
+                &defs,
+                &options.change,
+                stream | 1,
+            );
+        }
+        if let Some(png) = roughness_change_png(
+            &reference.local_sq,
+            &summary.local_sq,
+            base.frame.cell(),
+            base.size,
+        ) {
+            let path = format!(
+                "images/{}/{}-roughness-change.png",
+                output_dir_name(OsStr::new(view)),
+                output_dir_name(OsStr::new(&processed[i].entry.session))
+            );
+            processed[i].entry.roughness_change_map = Some(path.clone());
+            processed[i].change_map = Some(OutputImage { path, bytes: png });
         }
     }
-    for p in processed.iter_mut() {
-        p.measurement = None;
-    }
+    let series: Vec<(i32, TileSums)> = measured
+        .iter()
+        .zip(&summaries)
+        .map(|(&i, s)| {
+            let all = vec![1; s.tiles.len()];
+            (
+                processed[i].entry.days_from_baseline,
+                tiles::total(&s.tiles, &all),
+            )
+        })
+        .collect();
+    let points: Vec<(i32, &TileSums)> = series.iter().map(|(d, t)| (*d, t)).collect();
+    trends(&points, &base.scale, &defs)
 }
 
 fn preview_image(
@@ -466,7 +551,7 @@ fn preview_image(
             output_dir_name(OsStr::new(view)),
             output_dir_name(OsStr::new(session))
         ),
-        jpeg,
+        bytes: jpeg,
     })
 }
 

@@ -51,7 +51,7 @@ fn measure_session(
     let pores = m.pores.iter().filter(inside).copied().collect();
     let scars = m.scars.iter().filter(inside).copied().collect();
     (
-        metrics.into_iter().next().unwrap(),
+        metrics.into_iter().next().unwrap().metrics,
         pores,
         scars,
         frame,

@@ -228,7 +228,7 @@ impl Reference {
 }
 
 /// The verdict on one session's registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlignStatus {
     /// The baseline itself.
@@ -242,7 +242,7 @@ pub enum AlignStatus {
 }
 
 /// How the coarse estimate was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoarseMethod {
     /// None: the baseline, or a given matrix ([`verify`]).

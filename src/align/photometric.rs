@@ -28,7 +28,7 @@ const USABLE: (f32, f32) = (0.004, 0.95);
 const MIN_LOG_SPREAD: f64 = 0.05;
 
 /// Per-channel map from session linear values to baseline linear values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhotometricMap {
     /// `ln` of the gain per channel (R, G, B).
     pub log_offset: [f64; 3],

@@ -110,7 +110,7 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            report::write_atomic(&path, &image.jpeg)
+            report::write_atomic(&path, &image.bytes)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let path = dir.join("report.json");

@@ -42,7 +42,9 @@ impl Default for LoadOptions {
 }
 
 /// The container formats skintex decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PhotoFormat {
     /// JPEG (baseline or progressive).

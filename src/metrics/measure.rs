@@ -7,7 +7,7 @@
 //! and depressions count is decided later, once the mask common to all sessions is known
 //! ([`super::summarise_view`]), so every photo is decoded once and dropped after this pass.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use super::blobs::{self, Calibration};
@@ -238,33 +238,12 @@ fn depressions(
     (pores, scars)
 }
 
-/// The local roughness map: Sq per baseline cell over the given blocks (NaN where none fell).
-#[must_use]
-pub fn local_sq(frame: &Frame, measurement: &Measurement) -> Array2<f32> {
-    let (rows, cols) = frame.dim();
-    let mut sums = vec![(0.0f64, 0.0f64); rows * cols];
-    for (b, &c) in measurement.blocks.iter().zip(&measurement.block_cells) {
-        if c != OUTSIDE {
-            let e = &mut sums[c as usize];
-            e.0 += b.z2;
-            e.1 += b.n;
-        }
-    }
-    Array2::from_shape_fn((rows, cols), |(i, j)| {
-        let (z2, n) = sums[i * cols + j];
-        if n > 0.0 {
-            (z2 / n).sqrt() as f32
-        } else {
-            f32::NAN
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::io::colour::srgb_to_linear;
     use crate::metrics::skin::SkinMask;
+    use ndarray::Array2;
 
     /// A skin-coloured photo whose left half carries fine texture three times stronger than its right
     /// half: the local Sq map says so cell by cell, and the map is the same whatever the thread count.
@@ -297,7 +276,8 @@ mod tests {
                 1.0,
                 &options,
             );
-            local_sq(&frame, &m)
+            let everywhere = Array2::from_elem(frame.dim(), true);
+            crate::metrics::tiles::local_sq(&frame, &everywhere, &m, 0)
         };
         let map = crate::kernels::testutil::with_threads(1, run);
         let (rows, cols) = map.dim();

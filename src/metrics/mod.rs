@@ -22,6 +22,7 @@ pub mod roughness;
 pub mod scars;
 pub mod skin;
 pub mod surface;
+pub mod tiles;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -145,7 +146,7 @@ impl Scale {
 }
 
 /// `metrics.mask` of the report: the region every session of the view was measured on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MaskSummary {
     /// Area, baseline px.
     pub area_px: f64,
@@ -156,7 +157,7 @@ pub struct MaskSummary {
 }
 
 /// `metrics.roughness` of the report: ISO 25178-2 field parameters of the scale-limited pseudo-height.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoughnessMetrics {
     /// Arithmetic mean height, log-luminance.
     pub sa: f64,
@@ -179,7 +180,7 @@ pub struct RoughnessMetrics {
 }
 
 /// `metrics` of one session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionMetrics {
     /// The region measured.
     pub mask: MaskSummary,
@@ -189,6 +190,18 @@ pub struct SessionMetrics {
     pub pores: PoreMetrics,
     /// Atrophic scars.
     pub scars: ScarMetrics,
+}
+
+/// One measured photo of a view, summed over the region every session saw.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// What `report.json` shows.
+    pub metrics: SessionMetrics,
+    /// The same sums per tile of the region, for the paired bootstrap of the change statistics
+    /// (tile i is the same skin in every session of the view).
+    pub tiles: Vec<tiles::TileSums>,
+    /// Local Sq per cell of the frame (NaN outside the region), for the roughness-change heat map.
+    pub local_sq: Array2<f32>,
 }
 
 /// Metrics of every measured photo of a view over the region they all saw, in input order; an error
@@ -201,7 +214,7 @@ pub fn summarise_view(
     scale: &Scale,
     measurements: &[&Measurement],
     options: &MetricOptions,
-) -> Result<Vec<SessionMetrics>, String> {
+) -> Result<Vec<SessionSummary>, String> {
     let sessions: Vec<_> = measurements
         .iter()
         .map(|m| (m.to_baseline, m.size, m.margin_px))
@@ -223,9 +236,18 @@ pub fn summarise_view(
         area_mm2: scale.area_mm2(area_px),
         fraction: area_px / (w * h) as f64,
     };
+    let tiling = tiles::Tiling::new(frame, &common, scale);
+    let cell_mm = frame.cell() as f64 * scale.mm_per_px();
+    let radius = (options.l_filter_mm / 2.0 / cell_mm).round() as usize;
     measurements
         .iter()
-        .map(|m| summarise_session(frame, scale, &common, m, mask.clone(), options))
+        .map(|m| {
+            Ok(SessionSummary {
+                metrics: summarise_session(frame, scale, &common, m, mask.clone(), options)?,
+                tiles: tiling.sums(frame, m),
+                local_sq: tiles::local_sq(frame, &common, m, radius),
+            })
+        })
         .collect()
 }
 

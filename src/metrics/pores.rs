@@ -14,7 +14,7 @@ use super::measure::Depression;
 const HISTOGRAM_EDGES_MM: [f64; 7] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75];
 
 /// One bin of the size histogram: diameters in `[from, to)`; the last bin has no upper edge.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SizeBin {
     /// Lower edge, baseline px.
     pub from_px: f64,
@@ -29,7 +29,7 @@ pub struct SizeBin {
 }
 
 /// `metrics.pores` of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PoreMetrics {
     /// Pores in the measured region.
     pub count: usize,

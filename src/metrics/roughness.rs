@@ -83,14 +83,19 @@ impl SurfaceSums {
 
     /// Adds another region's sums.
     pub fn merge(&mut self, other: &Self) {
-        self.n += other.n;
-        self.abs += other.abs;
-        self.z2 += other.z2;
-        self.z3 += other.z3;
-        self.z4 += other.z4;
-        self.gradients += other.gradients;
-        self.g2 += other.g2;
-        self.developed += other.developed;
+        self.merge_times(other, 1.0);
+    }
+
+    /// Adds another region's sums `times` times (a bootstrap draws a region more than once).
+    pub fn merge_times(&mut self, other: &Self, times: f64) {
+        self.n += times * other.n;
+        self.abs += times * other.abs;
+        self.z2 += times * other.z2;
+        self.z3 += times * other.z3;
+        self.z4 += times * other.z4;
+        self.gradients += times * other.gradients;
+        self.g2 += times * other.g2;
+        self.developed += times * other.developed;
     }
 
     /// The parameters; `None` with fewer than 16 heights, no gradient, or a flat surface.

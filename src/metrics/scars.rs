@@ -23,7 +23,7 @@ const ICE_PICK_BELOW_MM: f64 = 1.75;
 const ROLLING_FROM_MM: f64 = 4.0;
 
 /// Scar counts by type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScarTypes {
     /// Half-depth diameter < 1.75 mm.
     pub ice_pick: usize,
@@ -34,7 +34,7 @@ pub struct ScarTypes {
 }
 
 /// One scar, for overlays and the report's table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScarReport {
     /// Centre, baseline px.
     pub x: f64,
@@ -49,7 +49,7 @@ pub struct ScarReport {
 }
 
 /// `metrics.scars` of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ScarMetrics {
     /// Scars in the measured region.
     pub count: usize,

@@ -7,10 +7,15 @@
 //! Every file is written atomically ([`write_atomic`]): a killed run leaves either the previous
 //! report or the new one, never half of one.
 
+pub mod change;
+pub mod heatmap;
 pub mod output;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use change::{Change, ChangeOptions, NoiseFloors, Trend};
 pub use output::{output_dir_name, write_atomic, write_json_atomic};
 
 use crate::align::photometric::PhotometricMap;
@@ -21,7 +26,7 @@ use crate::series::{DateSource, InputIssue};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The program that wrote a report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolInfo {
     /// Always `skintex`.
     pub name: String,
@@ -41,14 +46,14 @@ impl ToolInfo {
 }
 
 /// Physical scale of the photos.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Calibration {
     /// Millimetres per baseline pixel, or `null` when `series.toml` gives none.
     pub mm_per_px: Option<f64>,
 }
 
 /// What was decoded from a photo file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhotoSummary {
     /// Width after EXIF orientation, px.
     pub width: usize,
@@ -66,7 +71,7 @@ pub struct PhotoSummary {
 }
 
 /// One session's photo of one view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionEntry {
     /// Session folder name.
     pub session: String,
@@ -92,10 +97,24 @@ pub struct SessionEntry {
     /// Skin metrics over the view's common region (absent when the photo was not measured: unreadable,
     /// not aligned well enough, or too little skin in common).
     pub metrics: Option<crate::metrics::SessionMetrics>,
+    /// Change of every scalar metric against the baseline, keyed `<group>.<field>` (absent for the
+    /// baseline and for sessions not measured).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub change: BTreeMap<String, Change>,
+    /// The measured session before this one that `change_from_previous` compares with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_session: Option<String>,
+    /// Change against `previous_session`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub change_from_previous: BTreeMap<String, Change>,
+    /// Heat map of the local roughness change against the baseline (PNG over the baseline preview's
+    /// frame), relative to the patient's report folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roughness_change_map: Option<String>,
 }
 
 /// Registration of one session photo to the baseline (contract fields first, then extras).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlignmentReport {
     /// `reference` (the baseline), `ok`, `poor` (not measured) or `failed` (not measured).
     pub status: AlignStatus,
@@ -126,16 +145,22 @@ pub struct AlignmentReport {
 }
 
 /// All sessions of one view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ViewReport {
     /// View name (lower-case file stem).
     pub view: String,
     /// Sessions with a photo of this view, in date order.
     pub sessions: Vec<SessionEntry>,
+    /// Least-squares trend of each metric over the measured sessions' dates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trends: BTreeMap<String, Trend>,
+    /// Noise floors the `change` entries were judged against, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_floors: Option<NoiseFloors>,
 }
 
 /// `report.json`: everything measured for one patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PatientReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,

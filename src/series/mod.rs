@@ -33,7 +33,9 @@ const UNSUPPORTED_PHOTO_EXTENSIONS: &[&str] = &[
 ];
 
 /// A problem with one input file or folder, reported in the patient's `errors`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct InputIssue {
     /// Path relative to the patient folder (or to PHOTOS for archive-level issues), `/`-separated.
     pub file: String,
@@ -42,7 +44,9 @@ pub struct InputIssue {
 }
 
 /// Where a session's date came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DateSource {
     /// The ISO date at the start of the folder name.
