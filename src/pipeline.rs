@@ -26,8 +26,8 @@ use crate::metrics::{Frame, Measurement, MetricOptions, Scale, measure, summaris
 use crate::report::change::{compare, trends};
 use crate::report::heatmap::roughness_change_png;
 use crate::report::{
-    AlignmentReport, Calibration, ChangeOptions, PatientReport, PhotoSummary, SessionEntry,
-    ToolInfo, Trend, ViewReport, output_dir_name,
+    AlignmentReport, Calibration, ChangeOptions, OutputImage, PatientReport, PhotoSummary,
+    SessionEntry, ToolInfo, Trend, ViewReport, output_dir_name,
 };
 use crate::series::{InputIssue, Patient};
 
@@ -67,15 +67,6 @@ pub struct PhotoEvent<'a> {
     pub file: &'a str,
     /// The error, if the photo could not be used.
     pub error: Option<&'a str>,
-}
-
-/// An image the report refers to, to be written beside `report.json`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputImage {
-    /// Path relative to the patient's report folder, `/`-separated, made of safe names only.
-    pub path: String,
-    /// The encoded file (JPEG or PNG, as the path's extension says).
-    pub bytes: Vec<u8>,
 }
 
 /// Everything [`analyze_patient`] produces for one patient.

@@ -245,16 +245,24 @@ fn reports_are_byte_identical_whatever_the_thread_count() {
         analyze(&["-j", threads], photos.path(), out.path())
             .assert()
             .code(1);
-        let files: Vec<Vec<u8>> = ["P001", "P002", "P003"]
-            .iter()
-            .map(|p| std::fs::read(out.path().join(p).join("report.json")).unwrap())
+        // Every file: report.json, report.html, metrics.csv, fhir-bundle.json, images, the index.
+        let files: BTreeMap<PathBuf, Vec<u8>> = snapshot(out.path())
+            .into_iter()
+            .map(|(path, (bytes, _))| (path.strip_prefix(out.path()).unwrap().to_path_buf(), bytes))
             .collect();
+        assert!(files.len() > 20, "{} files", files.len());
         outputs.push(files);
     }
-    assert!(
-        outputs[0] == outputs[1] && outputs[1] == outputs[2],
-        "reports differ between thread counts"
-    );
+    for (path, bytes) in &outputs[0] {
+        for other in &outputs[1..] {
+            assert!(
+                other.get(path) == Some(bytes),
+                "{} differs between thread counts",
+                path.display()
+            );
+        }
+    }
+    assert!(outputs[0].len() == outputs[1].len() && outputs[1].len() == outputs[2].len());
 }
 
 #[test]

@@ -9,6 +9,10 @@ const MAIN_EXAMPLES: &str = "\
 Examples:
   skintex analyze photos/                 measure every patient, reports in skintex-report/
   skintex analyze photos/ -o out/ -j 2    same, into out/, on 2 threads
+  skintex compare before.jpg after.jpg     one pair, no folder layout needed
+  skintex regress fixtures/photos --expected fixtures/expected.json
+                                          check results against golden values (exit 3 on drift)
+  skintex schema > report.schema.json     the JSON Schema of report.json
   skintex synth demo/ --patients 3        write a synthetic series with known ground truth
 
 Exit codes: 0 all good · 1 some inputs failed (the others were analysed) · 2 usage or configuration
@@ -24,8 +28,26 @@ Examples:
   skintex analyze /data/clinic -o /data/reports --max-megapixels 150
   skintex analyze photos/ -q -j 4           no progress bar, 4 threads
 
-Each patient gets OUT/<patient>/report.json. A photo that cannot be read is listed in its patient's
-`errors` and on stderr; everything else is still analysed, and the exit code is then 1.";
+Each patient gets OUT/<patient>/ report.json, report.html, metrics.csv, fhir-bundle.json and images/;
+OUT/index.html lists every patient and OUT/summary.csv holds all metrics. A photo that cannot be read
+is listed in its patient's `errors` and on stderr; everything else is still analysed, and the exit
+code is then 1.";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  skintex compare before.jpg after.jpg                   reports in skintex-report/compare/
+  skintex compare a.jpg b.jpg -o out/ --mm-per-px 0.05 --before-date 2026-01-15 --after-date 2026-03-12
+
+Writes the same files as `analyze` for one patient with two sessions (before = baseline). Without
+dates, each photo is dated by its EXIF capture date, else by its file's modification time.";
+
+const REGRESS_EXAMPLES: &str = "\
+Examples:
+  skintex regress fixtures/photos --expected fixtures/expected.json
+  skintex regress fixtures/photos --expected fixtures/expected.json --write   regenerate the goldens
+
+Recomputes every metric of every session and compares it with the golden value within the tolerance
+the file states for that metric; prints what drifted. Exit 0: all within tolerance; 3: drift.";
 
 const SYNTH_EXAMPLES: &str = "\
 Examples:
@@ -57,9 +79,81 @@ pub enum Command {
     /// Measure every patient's photo series and write the reports.
     #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
+    /// Measure one before/after pair (no folder layout needed) and write the same reports.
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
+    /// Recompute a photo folder and compare every metric with golden results.
+    #[command(after_help = REGRESS_EXAMPLES)]
+    Regress(RegressArgs),
+    /// Print the JSON Schema of report.json.
+    Schema,
     /// Write a deterministic synthetic photo series with exact ground truth.
     #[command(after_help = SYNTH_EXAMPLES)]
     Synth(SynthArgs),
+}
+
+/// Settings shared by the verbs that measure.
+#[derive(Debug, Clone, Args)]
+pub struct MeasureArgs {
+    /// Refuse photos whose header declares more than this many megapixels.
+    #[arg(long, value_name = "MP", default_value_t = 100.0)]
+    pub max_megapixels: f64,
+    /// Noise floor of texture (roughness) changes, percent.
+    #[arg(long, value_name = "PCT", default_value_t = 2.0)]
+    pub noise_texture: f64,
+    /// Noise floor of pore changes, percent.
+    #[arg(long, value_name = "PCT", default_value_t = 4.0)]
+    pub noise_pores: f64,
+    /// Noise floor of scar changes, percent.
+    #[arg(long, value_name = "PCT", default_value_t = 6.0)]
+    pub noise_scars: f64,
+}
+
+/// `skintex compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The earlier photo (the baseline).
+    #[arg(value_name = "BEFORE")]
+    pub before: PathBuf,
+    /// The later photo.
+    #[arg(value_name = "AFTER")]
+    pub after: PathBuf,
+    /// Where the reports go.
+    #[arg(short, long, value_name = "OUT", default_value = "skintex-report")]
+    pub out: PathBuf,
+    /// Name of the pair's report folder and of the patient in the reports.
+    #[arg(long, value_name = "NAME", default_value = "compare")]
+    pub name: String,
+    /// Millimetres per pixel of BEFORE (lengths in px without it).
+    #[arg(long, value_name = "MM")]
+    pub mm_per_px: Option<f64>,
+    /// Date of BEFORE, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub before_date: Option<jiff::civil::Date>,
+    /// Date of AFTER, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub after_date: Option<jiff::civil::Date>,
+    /// Measurement settings.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+/// `skintex regress`.
+#[derive(Debug, Args)]
+pub struct RegressArgs {
+    /// Folder of patient folders.
+    #[arg(value_name = "PHOTOS")]
+    pub photos: PathBuf,
+    /// Golden results (JSON with per-metric tolerances).
+    #[arg(long, value_name = "FILE")]
+    pub expected: PathBuf,
+    /// Write the current results as the new goldens (keeping the file's tolerances) instead of
+    /// comparing.
+    #[arg(long)]
+    pub write: bool,
+    /// Measurement settings.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
 }
 
 /// `skintex analyze`.
@@ -71,9 +165,9 @@ pub struct AnalyzeArgs {
     /// Where the reports go (created if missing; must not be inside PHOTOS).
     #[arg(short, long, value_name = "OUT", default_value = "skintex-report")]
     pub out: PathBuf,
-    /// Refuse photos whose header declares more than this many megapixels.
-    #[arg(long, value_name = "MP", default_value_t = 100.0)]
-    pub max_megapixels: f64,
+    /// Measurement settings.
+    #[command(flatten)]
+    pub measure: MeasureArgs,
 }
 
 /// Photo encoding for `synth`.

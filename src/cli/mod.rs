@@ -11,12 +11,18 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use args::{AnalyzeArgs, Cli, Command, FormatArg, SynthArgs};
+use args::{
+    AnalyzeArgs, Cli, Command, CompareArgs, FormatArg, MeasureArgs, RegressArgs, SynthArgs,
+};
 use progress::Progress;
 use skintex::io::LoadOptions;
 use skintex::pipeline::{self, AnalyzeOptions};
-use skintex::report;
-use skintex::series;
+use skintex::report::html::IndexEntry;
+use skintex::report::regress::{self, GoldenError, Goldens};
+use skintex::report::table::MetricRow;
+use skintex::report::write::{write_index, write_patient};
+use skintex::report::{self, NoiseFloors};
+use skintex::series::{self, InputIssue, Patient, SeriesConfig};
 use skintex::synth::{self, SynthConfig, SynthFormat};
 
 /// How a run ended, as the process exit code.
@@ -28,6 +34,8 @@ enum Outcome {
     InputsFailed = 1,
     /// Bad arguments or configuration: nothing (more) was done.
     Usage = 2,
+    /// `regress` found results that differ from the goldens.
+    Drift = 3,
 }
 
 /// Entry point of the binary.
@@ -44,6 +52,9 @@ pub fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Analyze(a) => analyze(a, cli.quiet),
+        Command::Compare(c) => compare(c, cli.quiet),
+        Command::Regress(r) => regress(r, cli.quiet),
+        Command::Schema => schema(),
         Command::Synth(s) => synth_command(s, cli.quiet),
     };
     match result {
@@ -55,35 +66,68 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
+fn analyze_options(args: &MeasureArgs) -> Result<AnalyzeOptions> {
     if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
         bail!(
             "--max-megapixels must be a positive number, not {}",
             args.max_megapixels
         );
     }
-    refuse_output_inside_input(&args.photos, &args.out)?;
-    let started = Instant::now();
-    let archive = series::discover(&args.photos)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
-
-    let options = AnalyzeOptions {
+    for (name, v) in [
+        ("--noise-texture", args.noise_texture),
+        ("--noise-pores", args.noise_pores),
+        ("--noise-scars", args.noise_scars),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("{name} must be a percentage of zero or more, not {v}");
+        }
+    }
+    let mut options = AnalyzeOptions {
         load: LoadOptions {
             max_pixels: (args.max_megapixels * 1e6) as u64,
         },
         ..AnalyzeOptions::default()
     };
-    let total: usize = archive.patients.iter().map(pipeline::photo_count).sum();
+    options.change.noise = NoiseFloors {
+        texture: args.noise_texture,
+        pores: args.noise_pores,
+        scars: args.noise_scars,
+    };
+    Ok(options)
+}
+
+/// What a run over some patients produced, beyond the files it wrote.
+#[derive(Default)]
+struct RunSummary {
+    /// Some input failed.
+    failed: bool,
+    /// Photos decoded.
+    photos_ok: usize,
+    /// Every metric row, for `summary.csv` and `regress`.
+    rows: Vec<MetricRow>,
+    /// Every file reported as an error.
+    errors: Vec<GoldenError>,
+}
+
+/// Analyses `patients` one after the other; with `out`, writes each patient's reports as soon as it
+/// is done (so memory does not grow with the archive) and then the index.
+fn run_patients(
+    patients: &[Patient],
+    archive_issues: &[InputIssue],
+    options: &AnalyzeOptions,
+    out: Option<&Path>,
+    quiet: bool,
+) -> Result<RunSummary> {
+    let total: usize = patients.iter().map(pipeline::photo_count).sum();
     let progress = Progress::new(total as u64, quiet, "analysing");
-    let mut failed = false;
-    for issue in &archive.issues {
+    let mut run = RunSummary::default();
+    for issue in archive_issues {
         progress.eprintln(&format!("error: {}: {}", issue.file, issue.error));
-        failed = true;
+        run.failed = true;
     }
-    let mut photos_ok = 0usize;
-    for patient in &archive.patients {
-        let output = pipeline::analyze_patient(patient, &options, &|event| {
+    let mut index = Vec::new();
+    for patient in patients {
+        let output = pipeline::analyze_patient(patient, options, &|event| {
             progress.inc(&format!("{}/{}", event.patient, event.file));
         });
         let report = &output.report;
@@ -92,45 +136,188 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
                 "error: {}/{}: {}",
                 patient.key, issue.file, issue.error
             ));
+            run.errors.push(GoldenError {
+                patient: patient.key.clone(),
+                file: issue.file.clone(),
+            });
         }
-        failed |= !report.errors.is_empty();
-        photos_ok += report
+        run.failed |= !report.errors.is_empty();
+        run.photos_ok += report
             .views
             .iter()
             .flat_map(|v| &v.sessions)
             .filter(|s| s.photo.is_some())
             .count();
-        let dir = args.out.join(report::output_dir_name(&patient.dir_name));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        // Images first: a report never names a file that is not there yet.
-        for image in &output.images {
-            let path = dir.join(&image.path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+        match out {
+            Some(out) => {
+                let dir_name = report::output_dir_name(&patient.dir_name);
+                let rows = write_patient(&out.join(&dir_name), report, &output.images)?;
+                run.rows.extend(rows);
+                index.push(IndexEntry::new(report, dir_name));
             }
-            report::write_atomic(&path, &image.bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            None => run.rows.extend(report::table::rows(report)),
         }
-        let path = dir.join("report.json");
-        report::write_json_atomic(&path, report)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(out) = out {
+        write_index(out, &index, &run.rows)?;
     }
     progress.finish();
+    Ok(run)
+}
+
+fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
+    let options = analyze_options(&args.measure)?;
+    refuse_output_inside_input(&args.photos, &args.out)?;
+    let started = Instant::now();
+    let archive = series::discover(&args.photos)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let total: usize = archive.patients.iter().map(pipeline::photo_count).sum();
+    let run = run_patients(
+        &archive.patients,
+        &archive.issues,
+        &options,
+        Some(&args.out),
+        quiet,
+    )?;
     if !quiet {
         eprintln!(
-            "analysed {photos_ok} of {total} photos of {} patients in {:.1} s; reports in {}",
+            "analysed {} of {total} photos of {} patients in {:.1} s; open {}",
+            run.photos_ok,
             archive.patients.len(),
             started.elapsed().as_secs_f64(),
-            args.out.display()
+            args.out.join("index.html").display()
         );
     }
-    Ok(if failed {
+    Ok(if run.failed {
         Outcome::InputsFailed
     } else {
         Outcome::Success
     })
+}
+
+fn compare(args: &CompareArgs, quiet: bool) -> Result<Outcome> {
+    let options = analyze_options(&args.measure)?;
+    for photo in [&args.before, &args.after] {
+        if !photo.is_file() {
+            bail!("{} is not a file", photo.display());
+        }
+        refuse_output_inside_input(photo, &args.out)?;
+    }
+    if args.name.is_empty() {
+        bail!("--name must not be empty");
+    }
+    let config = SeriesConfig {
+        mm_per_px: args.mm_per_px,
+        ..SeriesConfig::default()
+    };
+    if let Err(e) = config.validate("--mm-per-px") {
+        bail!("{e}");
+    }
+    let patient = series::pair(
+        &args.name,
+        (&args.before, args.before_date),
+        (&args.after, args.after_date),
+        config,
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let started = Instant::now();
+    let run = run_patients(&[patient], &[], &options, Some(&args.out), quiet)?;
+    if !quiet {
+        eprintln!(
+            "compared in {:.1} s; open {}",
+            started.elapsed().as_secs_f64(),
+            args.out
+                .join(report::output_dir_name(std::ffi::OsStr::new(&args.name)))
+                .join("report.html")
+                .display()
+        );
+    }
+    Ok(if run.failed {
+        Outcome::InputsFailed
+    } else {
+        Outcome::Success
+    })
+}
+
+fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
+    let options = analyze_options(&args.measure)?;
+    let archive = series::discover(&args.photos)?;
+    let existing: Option<Goldens> = match std::fs::read(&args.expected) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is not a golden results file", args.expected.display())
+        })?),
+        Err(e) if args.write && e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", args.expected.display()));
+        }
+    };
+    let run = run_patients(&archive.patients, &archive.issues, &options, None, quiet)?;
+    let mut errors = run.errors.clone();
+    errors.extend(archive.issues.iter().map(|i| GoldenError {
+        patient: String::new(),
+        file: i.file.clone(),
+    }));
+    if args.write {
+        let tolerances = existing.map_or_else(regress::default_tolerances, |g| g.tolerances);
+        let goldens = Goldens::from_results(
+            &run.rows,
+            errors,
+            tolerances,
+            format!(
+                "skintex regress {} --expected {} --write",
+                args.photos.display(),
+                args.expected.display()
+            ),
+        );
+        report::write_json_atomic(&args.expected, &goldens)
+            .with_context(|| format!("cannot write {}", args.expected.display()))?;
+        if !quiet {
+            eprintln!(
+                "wrote {} golden values to {}",
+                goldens.results.len(),
+                args.expected.display()
+            );
+        }
+        return Ok(Outcome::Success);
+    }
+    let Some(goldens) = existing else {
+        unreachable!("reading the goldens only fails silently with --write");
+    };
+    let drifts = regress::check(&goldens, &run.rows, &errors);
+    if drifts.is_empty() {
+        if !quiet {
+            eprintln!(
+                "no drift: {} values within tolerance of {}",
+                goldens.results.len(),
+                args.expected.display()
+            );
+        }
+        Ok(Outcome::Success)
+    } else {
+        // The table is the command's result: stdout, so it can be redirected.
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", regress::table(&drifts));
+        }
+        eprintln!(
+            "drift: {} of {} values differ from {}",
+            drifts.len(),
+            goldens.results.len(),
+            args.expected.display()
+        );
+        Ok(Outcome::Drift)
+    }
+}
+
+fn schema() -> Result<Outcome> {
+    let schema = schemars::schema_for!(report::PatientReport);
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", serde_json::to_string_pretty(&schema)?);
+    }
+    Ok(Outcome::Success)
 }
 
 /// Writing reports inside PHOTOS would change the input folder (and be read back as a patient).

@@ -8,8 +8,13 @@
 //! report or the new one, never half of one.
 
 pub mod change;
+pub mod fhir;
 pub mod heatmap;
+pub mod html;
 pub mod output;
+pub mod regress;
+pub mod table;
+pub mod write;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +26,27 @@ pub use output::{output_dir_name, write_atomic, write_json_atomic};
 use crate::align::photometric::PhotometricMap;
 use crate::align::{AlignStatus, CoarseMethod};
 use crate::series::{DateSource, InputIssue};
+
+/// An image the report refers to, written beside `report.json` and embedded in `report.html`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputImage {
+    /// Path relative to the patient's report folder, `/`-separated, made of safe names only.
+    pub path: String,
+    /// The encoded file (JPEG or PNG, as the path's extension says).
+    pub bytes: Vec<u8>,
+}
+
+impl OutputImage {
+    /// The MIME type its extension names.
+    #[must_use]
+    pub fn mime(&self) -> &'static str {
+        if self.path.ends_with(".png") {
+            "image/png"
+        } else {
+            "image/jpeg"
+        }
+    }
+}
 
 /// Version of the `report.json` layout; bumped only if a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -122,7 +122,11 @@ impl SeriesConfig {
         Ok(config)
     }
 
-    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+    /// Checks the values (`file` is how messages name their source).
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] naming the key.
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
         let out_of_range = |key: &str, problem: &str| ConfigError::OutOfRange {
             file: file.to_string(),
             key: key.to_string(),

@@ -53,6 +53,10 @@ pub enum DateSource {
     FolderName,
     /// The EXIF capture date of the session's photos.
     Exif,
+    /// Given on the command line (`compare --before-date`).
+    Argument,
+    /// The photo file's modification time (`compare` of photos without dates).
+    FileTime,
 }
 
 /// One dated visit: a folder of photos, one per view.
@@ -386,6 +390,69 @@ fn discover_session(patient: &mut Patient, dir: &Path, name: &std::ffi::OsStr) -
         dir: dir.to_path_buf(),
         photos,
     })
+}
+
+/// A two-session "patient" for `skintex compare BEFORE AFTER`: one view, `before` as the baseline.
+///
+/// Each photo's date is the one given, else its EXIF capture date, else its file's modification date
+/// (noted in the report, since that date may be a copy's rather than the visit's).
+#[must_use]
+pub fn pair(
+    key: &str,
+    before: (&Path, Option<Date>),
+    after: (&Path, Option<Date>),
+    config: SeriesConfig,
+) -> Patient {
+    let dir = before.0.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut patient = Patient {
+        key: key.to_string(),
+        dir_name: OsString::from(key),
+        dir,
+        config,
+        config_error: None,
+        sessions: Vec::new(),
+        baseline: Some(0),
+        issues: Vec::new(),
+        notes: Vec::new(),
+    };
+    for (name, (path, given)) in [("before", before), ("after", after)] {
+        let exif = || {
+            let bytes = io::read_file(path).ok()?;
+            match io::exif::capture_date(&bytes) {
+                CaptureDate::Taken(dt) => Some(dt.date()),
+                _ => None,
+            }
+        };
+        let modified = || {
+            let time = std::fs::metadata(path).ok()?.modified().ok()?;
+            let ts = jiff::Timestamp::try_from(time).ok()?;
+            Some(ts.to_zoned(jiff::tz::TimeZone::UTC).date())
+        };
+        let (date, date_source) = match given {
+            Some(d) => (d, DateSource::Argument),
+            None => match exif() {
+                Some(d) => (d, DateSource::Exif),
+                None => {
+                    patient.notes.push(format!(
+                        "the {name} photo has no capture date: dated by its file's modification \
+                         time; give --{name}-date for the visit's date"
+                    ));
+                    (
+                        modified().unwrap_or(Date::constant(1970, 1, 1)),
+                        DateSource::FileTime,
+                    )
+                }
+            },
+        };
+        patient.sessions.push(Session {
+            name: name.to_string(),
+            date,
+            date_source,
+            dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+            photos: BTreeMap::from([("photo".to_string(), path.to_path_buf())]),
+        });
+    }
+    patient
 }
 
 /// The earliest EXIF capture date among a session's photos (noting disagreement).
