@@ -121,7 +121,8 @@ pub fn sentence(def: &MetricDef, change: &Change) -> String {
     if let Some([lo, hi]) = change.ci95 {
         let _ = write!(s, " (95 % CI {} to {} %)", number(lo, 2), number(hi, 2));
     }
-    let floor = number(change.noise_floor_percent, 2);
+    // Floors are settings (2, 4, 6 or what the user gave): shown as given, without padding zeros.
+    let floor = change.noise_floor_percent;
     if change.beyond_noise {
         let _ = write!(s, ", beyond the {floor} % noise floor");
         match (def.better, change.improved) {
@@ -235,8 +236,8 @@ fn view_section(
         h2 { "View: " (view.view) }
         @if let Some(floors) = &view.noise_floors {
             p.muted.small {
-                "Noise floors: texture " (number(floors.texture, 2)) " %, pores "
-                (number(floors.pores, 2)) " %, scars " (number(floors.scars, 2)) " %."
+                "Noise floors: texture " (floors.texture) " %, pores "
+                (floors.pores) " %, scars " (floors.scars) " %."
             }
         }
         (alignment_table(view))

@@ -97,4 +97,35 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left behind");
     }
+
+    /// A reader polling the file while it is rewritten again and again only ever sees one whole
+    /// version, never a mix or a truncated file.
+    #[test]
+    fn readers_never_see_a_partial_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let (a, b) = (vec![b'a'; 1 << 20], vec![b'b'; 1 << 20]);
+        write_atomic(&path, &a).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let bytes = std::fs::read(&path).unwrap();
+                    assert!(
+                        bytes == a || bytes == b,
+                        "partial read of {} bytes",
+                        bytes.len()
+                    );
+                    reads += 1;
+                }
+                reads
+            });
+            for i in 0..40 {
+                write_atomic(&path, if i % 2 == 0 { &b } else { &a }).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(reader.join().unwrap() > 0);
+        });
+    }
 }
