@@ -238,7 +238,8 @@ pub fn summarise_view(
     };
     let tiling = tiles::Tiling::new(frame, &common, scale);
     let cell_mm = frame.cell() as f64 * scale.mm_per_px();
-    let radius = (options.l_filter_mm / 2.0 / cell_mm).round() as usize;
+    // Two passes of this radius: a tent about one L-filter cut-off wide.
+    let radius = ((options.l_filter_mm / 4.0 / cell_mm).round() as usize).max(1);
     measurements
         .iter()
         .map(|m| {

@@ -415,7 +415,8 @@ pub fn total(tiles: &[TileSums], times: &[u32]) -> TileSums {
 }
 
 /// The local roughness map of the report's heat map: Sq per cell of the region, each from the sums of
-/// the cells within `radius` cells (a square window) that are in the region; NaN outside it.
+/// the region's cells within `2 · radius` cells, tent-weighted (two square windows of `radius`); NaN
+/// outside the region.
 ///
 /// A single 8-px cell holds too few heights for a stable Sq; a window of about 2 mm matches the
 /// L-filter cut-off, the longest wavelength the texture contains.
@@ -448,16 +449,20 @@ pub fn local_sq(
         }
         s
     };
-    let (sz, sn) = (integral(&z2), integral(&n));
-    let window = |s: &Array2<f64>, i: usize, j: usize| {
-        let (i0, j0) = (i.saturating_sub(radius), j.saturating_sub(radius));
-        let (i1, j1) = ((i + radius + 1).min(rows), (j + radius + 1).min(cols));
-        s[[i1, j1]] - s[[i0, j1]] - s[[i1, j0]] + s[[i0, j0]]
+    let box_sum = |a: &Array2<f64>| {
+        let s = integral(a);
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            let (i0, j0) = (i.saturating_sub(radius), j.saturating_sub(radius));
+            let (i1, j1) = ((i + radius + 1).min(rows), (j + radius + 1).min(cols));
+            s[[i1, j1]] - s[[i0, j1]] - s[[i1, j0]] + s[[i0, j0]]
+        })
     };
+    // Two box passes: tent weights, so the map has no square edges where one cell enters a window.
+    let (sz, sn) = (box_sum(&box_sum(&z2)), box_sum(&box_sum(&n)));
     Array2::from_shape_fn((rows, cols), |(i, j)| {
-        let count = window(&sn, i, j);
+        let count = sn[[i, j]];
         if common[[i, j]] && count > 0.0 {
-            (window(&sz, i, j) / count).sqrt() as f32
+            (sz[[i, j]] / count).sqrt() as f32
         } else {
             f32::NAN
         }

@@ -90,7 +90,7 @@ pub struct Change {
     pub to: f64,
     /// `to − from`, in the metric's unit.
     pub delta: f64,
-    /// `100 · delta / from` (`null` when `from` is 0: no relative change exists).
+    /// `100 · delta / |from|` (`null` when `from` is 0: no relative change exists).
     pub percent: Option<f64>,
     /// 95 % confidence interval of `percent` (paired bootstrap over tiles of the region); `null` when
     /// `percent` is, or when too few replicates define the metric.
@@ -148,7 +148,7 @@ pub fn compare(
                 if let (Some(a), Some(b)) = (r.value(d.key, scale), s.value(d.key, scale)) {
                     deltas.push(b - a);
                     if a != 0.0 {
-                        percents.push(100.0 * (b - a) / a);
+                        percents.push(100.0 * (b - a) / a.abs());
                     }
                 }
             }
@@ -161,7 +161,9 @@ pub fn compare(
             continue;
         };
         let delta = to - from;
-        let percent = (from != 0.0).then(|| 100.0 * delta / from);
+        // Relative to |from|, so the sign of `percent` is the sign of the change also for a metric
+        // that is negative (skewness).
+        let percent = (from != 0.0).then(|| 100.0 * delta / from.abs());
         let ci95 = percent.and(interval(percents, options.replicates));
         let ci95_delta = interval(deltas, options.replicates);
         let floor = options.noise.of(d.family);
@@ -284,8 +286,10 @@ mod tests {
     /// Coverage on series with a known change: tiles of random roughness, the session's each scaled by
     /// k with independent per-tile noise of mean zero, so the expected change of the ratio of sums is
     /// exactly k − 1. Over many independent series, the 95 % interval must hold the truth about 95 % of
-    /// the time (a binomial band of ±3.5 σ around 0.95 for 300 trials: 0.906–0.994).
+    /// the time (a binomial band of ±3.5 σ around 0.95 for 1000 trials: 0.926–0.974; measured 0.941,
+    /// the slight under-coverage of percentile intervals from 60 tiles).
     #[test]
+    #[allow(clippy::print_stderr)] // the measured coverage is the figure this test exists for
     fn bootstrap_interval_covers_a_known_change() {
         let scale = Scale::new(None);
         let options = ChangeOptions {
@@ -294,7 +298,7 @@ mod tests {
         };
         let sq_def = [&METRIC_SQ];
         let k = 0.8;
-        let trials = 300;
+        let trials = 1000;
         let mut rng = ChaCha8Rng::seed_from_u64(99);
         let mut covered = 0;
         for trial in 0..trials {
@@ -320,8 +324,9 @@ mod tests {
             covered += usize::from(lo <= truth && truth <= hi);
         }
         let coverage = covered as f64 / f64::from(trials as u32);
+        eprintln!("bootstrap 95 % interval coverage: {coverage:.3} over {trials} series");
         assert!(
-            (0.906..=0.994).contains(&coverage),
+            (0.926..=0.974).contains(&coverage),
             "coverage {coverage} over {trials} series"
         );
     }

@@ -90,6 +90,10 @@ pub fn number(v: f64, digits: usize) -> String {
     if v == 0.0 {
         return "0".into();
     }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Counts (and any whole number) read as integers: "4", not "4.00".
+        return format!("{v:.0}").replacen('-', "−", 1);
+    }
     let magnitude = v.abs().log10().floor() as i32;
     let decimals = (digits as i32 - 1 - magnitude).max(0) as usize;
     let text = format!("{v:.decimals$}");
@@ -566,7 +570,7 @@ mod tests {
         );
         assert_eq!(
             sentence(sq, &change(1.2, [-0.5, 3.0], false, Some(false))),
-            "Texture roughness Sq +1.2 % (95 % CI −0.50 to 3.0 %), within the 2 % noise floor: no measurable change."
+            "Texture roughness Sq +1.2 % (95 % CI −0.50 to 3 %), within the 2 % noise floor: no measurable change."
         );
         assert!(
             sentence(sq, &change(5.0, [-1.0, 9.0], false, Some(false)))
@@ -583,6 +587,8 @@ mod tests {
         assert_eq!(number(0.012345, 3), "0.0123");
         assert_eq!(number(1234.4, 3), "1234");
         assert_eq!(number(0.0, 3), "0");
+        assert_eq!(number(4.0, 3), "4");
+        assert_eq!(number(-906.0, 2), "−906");
     }
 
     #[test]
