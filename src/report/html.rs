@@ -54,6 +54,7 @@ figcaption { font-size: 12px; color: var(--muted); margin-top: 2px; }
   body { max-width: none; padding: 0; font-size: 11px; }
   .screen { display: none !important; }
   h2 { break-after: avoid; } .session, .chart, table { break-inside: avoid; }
+  .charts { grid-template-columns: repeat(4, 1fr); }
 }
 "#;
 
