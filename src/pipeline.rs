@@ -447,6 +447,22 @@ fn measure_view(
             return BTreeMap::new();
         }
     };
+    // A photo without texture (blank, saturated) is an error of its own; the others go on.
+    let mut kept = Vec::new();
+    let mut kept_summaries = Vec::new();
+    for (&i, summary) in measured.iter().zip(summaries) {
+        match summary {
+            Ok(s) => {
+                kept.push(i);
+                kept_summaries.push(s);
+            }
+            Err(why) => errors.push(InputIssue {
+                file: processed[i].entry.file.clone(),
+                error: why,
+            }),
+        }
+    }
+    let (measured, summaries) = (kept, kept_summaries);
     let defs = metrics_for(base.scale.calibrated());
     let baseline = measured
         .iter()
@@ -508,7 +524,11 @@ fn measure_view(
         })
         .collect();
     let points: Vec<(i32, &TileSums)> = series.iter().map(|(d, t)| (*d, t)).collect();
-    trends(&points, &base.scale, &defs)
+    let baseline_sums = measured
+        .iter()
+        .position(|&i| processed[i].entry.baseline)
+        .map(|k| &series[k].1);
+    trends(&points, baseline_sums, &base.scale, &defs)
 }
 
 fn preview_image(

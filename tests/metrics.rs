@@ -51,7 +51,12 @@ fn measure_session(
     let pores = m.pores.iter().filter(inside).copied().collect();
     let scars = m.scars.iter().filter(inside).copied().collect();
     (
-        metrics.into_iter().next().unwrap().metrics,
+        metrics
+            .into_iter()
+            .next()
+            .unwrap()
+            .expect("texture")
+            .metrics,
         pores,
         scars,
         frame,
@@ -223,4 +228,36 @@ fn sq_is_proportional_to_texture_amplitude() {
         my - slope * mx
     );
     assert!(r2 >= 0.99, "R² {r2}");
+}
+
+/// A photo with no texture in the region (blank, saturated) is an error of its own: the other
+/// sessions of the view keep their metrics.
+#[test]
+fn a_flat_session_is_its_own_error_and_the_others_are_measured() {
+    let config = SynthConfig {
+        width: 600,
+        height: 450,
+        ..ground_truth_config(5)
+    };
+    let views = generate(&config).expect("synth");
+    let view = &views[0];
+    let base = photo(view, 0, &config);
+    let scale = Scale::new(Some(config.mm_per_px));
+    let options = MetricOptions::default();
+    let size = (base.width(), base.height());
+    let frame = Frame::new(&SkinMask::detect(&base.rgb), None, 30.0, size);
+    let m = measure(
+        base.luminance.view(),
+        &frame,
+        &scale,
+        &Affine::IDENTITY,
+        1.0,
+        &options,
+    );
+    let mut flat = m.clone();
+    flat.blocks.iter_mut().for_each(|b| *b = Default::default());
+    let results = summarise_view(&frame, &scale, &[&m, &flat], &options).expect("region");
+    assert!(results[0].is_ok());
+    let why = results[1].as_ref().expect_err("flat session measured");
+    assert!(why.contains("flat"), "{why}");
 }

@@ -204,8 +204,9 @@ pub struct SessionSummary {
     pub local_sq: Array2<f32>,
 }
 
-/// Metrics of every measured photo of a view over the region they all saw, in input order; an error
-/// (a sentence for the report) when that region is too small to measure.
+/// Metrics of every measured photo of a view over the region they all saw, in input order, each an
+/// error of its own when that photo has no texture to measure (blank or saturated); an error for the
+/// whole view (a sentence for the report) when the common region is too small to measure.
 ///
 /// # Errors
 /// When the common region has less than [`MetricOptions::min_region_px`] baseline pixels.
@@ -214,7 +215,7 @@ pub fn summarise_view(
     scale: &Scale,
     measurements: &[&Measurement],
     options: &MetricOptions,
-) -> Result<Vec<SessionSummary>, String> {
+) -> Result<Vec<Result<SessionSummary, String>>, String> {
     let sessions: Vec<_> = measurements
         .iter()
         .map(|m| (m.to_baseline, m.size, m.margin_px))
@@ -239,8 +240,10 @@ pub fn summarise_view(
     let tiling = tiles::Tiling::new(frame, &common, scale);
     let cell_mm = frame.cell() as f64 * scale.mm_per_px();
     // Two passes of this radius: a tent about one L-filter cut-off wide.
-    let radius = ((options.l_filter_mm / 4.0 / cell_mm).round() as usize).max(1);
-    measurements
+    // (Bounded by the grid: a nonsensical scale must not overflow the window arithmetic.)
+    let (rows, cols) = frame.dim();
+    let radius = ((options.l_filter_mm / 4.0 / cell_mm).round() as usize).clamp(1, rows.max(cols));
+    Ok(measurements
         .iter()
         .map(|m| {
             Ok(SessionSummary {
@@ -249,7 +252,7 @@ pub fn summarise_view(
                 local_sq: tiles::local_sq(frame, &common, m, radius),
             })
         })
-        .collect()
+        .collect())
 }
 
 fn summarise_session(

@@ -286,11 +286,14 @@ impl TileSums {
                 .filter(|a| *a > 0.0)
                 .map(|a| self.pores.count / (a / 100.0)),
             "pores.density_per_mpx" => per_area(self.pores.count * 1e6),
+            // As in `pores::summarise`: null in mm without pores, 0 in px.
             "pores.mean_diameter_mm" => scale
                 .calibrated()
                 .then(|| mean(&self.pores, self.pores.diameter_px * scale.mm_per_px()))
                 .flatten(),
-            "pores.mean_diameter_px" => mean(&self.pores, self.pores.diameter_px),
+            "pores.mean_diameter_px" => {
+                Some(mean(&self.pores, self.pores.diameter_px).unwrap_or(0.0))
+            }
             "pores.area_fraction" => per_area(self.pores.disk_area_px),
             "scars.count" => Some(self.scars.count),
             "scars.area_fraction" => per_area(self.scars.disk_area_px),
@@ -326,13 +329,14 @@ impl Tiling {
     #[must_use]
     pub fn new(frame: &Frame, common: &Array2<bool>, scale: &Scale) -> Self {
         let cell_mm = frame.cell() as f64 * scale.mm_per_px();
-        let mut side = ((TILE_MM / cell_mm).round() as usize).max(1);
+        let (rows, cols) = common.dim();
+        let mut side = ((TILE_MM / cell_mm).round() as usize).clamp(1, rows.max(cols).max(1));
         loop {
             let tiling = Self::with_side(common, side);
             if tiling.count >= MIN_TILES || side == 1 {
                 return tiling;
             }
-            side = (side * 2 / 3).max(1);
+            side = (side - side / 3).min(side - 1).max(1);
         }
     }
 

@@ -110,7 +110,8 @@ pub struct Change {
 pub struct Trend {
     /// Slope, metric unit per 30 days.
     pub slope_per_30_days: f64,
-    /// Slope relative to the baseline value, percent per 30 days (`null` when the baseline is 0).
+    /// Slope relative to |baseline value|, percent per 30 days (`null` when the baseline is 0 or was
+    /// not measured).
     pub percent_per_30_days: Option<f64>,
     /// Sessions on the line.
     pub sessions: usize,
@@ -205,10 +206,12 @@ fn interval(mut samples: Vec<f64>, replicates: usize) -> Option<[f64; 2]> {
 }
 
 /// Least-squares trend of each metric over `(days since baseline, tile sums)` of every measured
-/// session; metrics measured on fewer than two distinct dates have none.
+/// session, also relative to the `baseline` session's value (none without a measured baseline);
+/// metrics measured on fewer than two distinct dates have none.
 #[must_use]
 pub fn trends(
     sessions: &[(i32, &TileSums)],
+    baseline: Option<&TileSums>,
     scale: &Scale,
     defs: &[&MetricDef],
 ) -> BTreeMap<String, Trend> {
@@ -221,15 +224,14 @@ pub fn trends(
         let Some(slope) = least_squares_slope(&points) else {
             continue;
         };
-        let first = sessions
-            .first()
-            .and_then(|(_, t)| t.value(d.key, scale))
+        let first = baseline
+            .and_then(|t| t.value(d.key, scale))
             .filter(|v| *v != 0.0);
         out.insert(
             d.key.to_string(),
             Trend {
                 slope_per_30_days: slope * 30.0,
-                percent_per_30_days: first.map(|b| 100.0 * slope * 30.0 / b),
+                percent_per_30_days: first.map(|b| 100.0 * slope * 30.0 / b.abs()),
                 sessions: points.len(),
             },
         );
@@ -399,11 +401,13 @@ mod tests {
             .enumerate()
             .map(|(i, t)| (10 * i as i32, t))
             .collect();
-        let t = &trends(&points, &scale, &defs())["roughness.sq"];
+        let t = &trends(&points, Some(&series[0]), &scale, &defs())["roughness.sq"];
         assert!((t.slope_per_30_days + 0.003).abs() < 1e-12, "{t:?}");
         assert!((t.percent_per_30_days.unwrap() + 7.5).abs() < 1e-9);
         assert_eq!(t.sessions, 4);
         let one = [(0, &series[0])];
-        assert!(trends(&one, &scale, &defs()).is_empty());
+        assert!(trends(&one, Some(&series[0]), &scale, &defs()).is_empty());
+        let no_baseline = &trends(&points, None, &scale, &defs())["roughness.sq"];
+        assert_eq!(no_baseline.percent_per_30_days, None);
     }
 }

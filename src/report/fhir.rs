@@ -168,10 +168,15 @@ pub fn bundle(report: &PatientReport, images: &[OutputImage], html: &str) -> Val
             },
             "subject": subject,
             "effectiveDateTime": session.date,
-            "result": results,
-            "media": media_refs,
             "conclusion": sentences.join(" "),
         });
+        // FHIR JSON has no empty arrays: leave a list out when it would be empty.
+        if !results.is_empty() {
+            diagnostic["result"] = Value::from(results);
+        }
+        if !media_refs.is_empty() {
+            diagnostic["media"] = Value::from(media_refs);
+        }
         if Some(k) == latest {
             diagnostic["presentedForm"] = json!([{
                 "contentType": "text/html",

@@ -59,9 +59,9 @@ pub fn rows(report: &PatientReport) -> Vec<MetricRow> {
                 };
                 let change = session.change.get(d.key);
                 rows.push(MetricRow {
-                    patient: report.patient.clone(),
-                    view: view.view.clone(),
-                    session: session.session.clone(),
+                    patient: cell_text(&report.patient),
+                    view: cell_text(&view.view),
+                    session: cell_text(&session.session),
                     date: session.date.clone(),
                     metric: d.key.to_string(),
                     value,
@@ -77,6 +77,17 @@ pub fn rows(report: &PatientReport) -> Vec<MetricRow> {
         }
     }
     rows
+}
+
+/// A name from the file system as a CSV cell: spreadsheets run a cell starting with `=`, `+`, `-` or
+/// `@` as a formula (CSV injection, OWASP), so such a name gets a leading `'`, which they show as text.
+#[must_use]
+pub fn cell_text(name: &str) -> String {
+    if name.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{name}")
+    } else {
+        name.to_string()
+    }
 }
 
 /// The value of `group.field` in a session's serialised metrics (`None` when null or absent).
@@ -152,6 +163,8 @@ mod tests {
                 "\"Doe, \"\"J\"\"\",front,2026-01-15,2026-01-15,roughness.sq,0.25,1,,-12.5,,,true,"
             )
         );
+        assert_eq!(cell_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell_text("P001"), "P001");
         let empty = String::from_utf8(to_csv(&[]).unwrap()).unwrap();
         assert!(empty.starts_with("patient,view,"));
     }

@@ -133,12 +133,13 @@ impl SeriesConfig {
             problem: problem.to_string(),
         };
         if let Some(mm) = self.mm_per_px {
-            // 10 mm per pixel would be a 4000-px photo 40 m wide: surely a unit mistake.
-            if !(mm.is_finite() && mm > 0.0 && mm < 10.0) {
+            // 10 mm per pixel would be a 4000-px photo 40 m wide, 0.0001 mm one 0.4 mm wide: surely a
+            // unit mistake either way.
+            if !(mm.is_finite() && (1e-4..10.0).contains(&mm)) {
                 return Err(out_of_range(
                     "mm_per_px",
                     &format!(
-                        "must be a positive number of millimetres per pixel below 10, not {mm}"
+                        "must be a number of millimetres per pixel from 0.0001 to 10, not {mm}"
                     ),
                 ));
             }
