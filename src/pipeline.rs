@@ -464,10 +464,8 @@ fn measure_view(
     }
     let (measured, summaries) = (kept, kept_summaries);
     let defs = metrics_for(base.scale.calibrated());
-    let baseline = measured
-        .iter()
-        .position(|&i| processed[i].entry.baseline)
-        .map(|k| &summaries[k]);
+    let baseline_k = measured.iter().position(|&i| processed[i].entry.baseline);
+    let baseline = baseline_k.map(|k| &summaries[k]);
     for (k, (&i, summary)) in measured.iter().zip(&summaries).enumerate() {
         let entry = &mut processed[i].entry;
         entry.metrics = Some(summary.metrics.clone());
@@ -524,10 +522,7 @@ fn measure_view(
         })
         .collect();
     let points: Vec<(i32, &TileSums)> = series.iter().map(|(d, t)| (*d, t)).collect();
-    let baseline_sums = measured
-        .iter()
-        .position(|&i| processed[i].entry.baseline)
-        .map(|k| &series[k].1);
+    let baseline_sums = baseline_k.map(|k| &series[k].1);
     trends(&points, baseline_sums, &base.scale, &defs)
 }
 

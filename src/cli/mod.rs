@@ -283,7 +283,10 @@ fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let Some(goldens) = existing else {
-        unreachable!("reading the goldens only fails silently with --write");
+        bail!(
+            "{} does not exist; create it with --write",
+            args.expected.display()
+        );
     };
     let drifts = regress::check(&goldens, &run.rows, &errors);
     if drifts.is_empty() {

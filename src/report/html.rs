@@ -374,10 +374,11 @@ fn session_section(
 /// One small line chart per metric: value per session over the dates, with the 95 % interval of the
 /// session's value (the baseline value plus the interval of the change) as a bar.
 fn charts(view: &ViewReport, defs: &[&MetricDef]) -> Markup {
-    let measured: Vec<&SessionEntry> = view
+    // Each session's metrics as JSON once: `lookup` reads a metric by its report key.
+    let measured: Vec<(&SessionEntry, serde_json::Value)> = view
         .sessions
         .iter()
-        .filter(|s| s.metrics.is_some())
+        .filter_map(|s| Some((s, serde_json::to_value(s.metrics.as_ref()?).ok()?)))
         .collect();
     if measured.len() < 2 {
         return html! {};
@@ -392,7 +393,7 @@ fn charts(view: &ViewReport, defs: &[&MetricDef]) -> Markup {
     }
 }
 
-fn chart(sessions: &[&SessionEntry], def: &MetricDef) -> Option<Markup> {
+fn chart(sessions: &[(&SessionEntry, serde_json::Value)], def: &MetricDef) -> Option<Markup> {
     struct Point {
         day: f64,
         value: f64,
@@ -400,9 +401,8 @@ fn chart(sessions: &[&SessionEntry], def: &MetricDef) -> Option<Markup> {
     }
     let mut points: Vec<Point> = sessions
         .iter()
-        .filter_map(|s| {
-            let values = serde_json::to_value(s.metrics.as_ref()?).ok()?;
-            let value = lookup(&values, def.key)?;
+        .filter_map(|(s, values)| {
+            let value = lookup(values, def.key)?;
             let interval = s
                 .change
                 .get(def.key)

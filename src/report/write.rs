@@ -19,10 +19,6 @@ pub fn write_patient(
     report: &PatientReport,
     images: &[OutputImage],
 ) -> std::io::Result<Vec<MetricRow>> {
-    let context = |path: &Path| {
-        let path = path.display().to_string();
-        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot write {path}: {e}"))
-    };
     std::fs::create_dir_all(dir).map_err(context(dir))?;
     for image in images {
         let path = dir.join(&image.path);
@@ -52,11 +48,14 @@ pub fn write_patient(
 pub fn write_index(out: &Path, entries: &[IndexEntry], rows: &[MetricRow]) -> std::io::Result<()> {
     let path = out.join("summary.csv");
     let csv = to_csv(rows).map_err(std::io::Error::other)?;
-    write_atomic(&path, &csv).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
-    })?;
+    write_atomic(&path, &csv).map_err(context(&path))?;
     let path = out.join("index.html");
     let page = index_page(entries, env!("CARGO_PKG_VERSION"));
-    write_atomic(&path, page.as_bytes())
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+    write_atomic(&path, page.as_bytes()).map_err(context(&path))
+}
+
+/// Turns an I/O error into one that names the file it was about.
+fn context(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error {
+    let path = path.display().to_string();
+    move |e| std::io::Error::new(e.kind(), format!("cannot write {path}: {e}"))
 }

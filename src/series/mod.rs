@@ -416,13 +416,7 @@ pub fn pair(
         notes: Vec::new(),
     };
     for (name, (path, given)) in [("before", before), ("after", after)] {
-        let exif = || {
-            let bytes = io::read_file(path).ok()?;
-            match io::exif::capture_date(&bytes) {
-                CaptureDate::Taken(dt) => Some(dt.date()),
-                _ => None,
-            }
-        };
+        let photos = BTreeMap::from([("photo".to_string(), path.to_path_buf())]);
         let modified = || {
             let time = std::fs::metadata(path).ok()?.modified().ok()?;
             let ts = jiff::Timestamp::try_from(time).ok()?;
@@ -430,7 +424,7 @@ pub fn pair(
         };
         let (date, date_source) = match given {
             Some(d) => (d, DateSource::Argument),
-            None => match exif() {
+            None => match exif_session_date(&mut patient, &photos) {
                 Some(d) => (d, DateSource::Exif),
                 None => {
                     patient.notes.push(format!(
@@ -449,7 +443,7 @@ pub fn pair(
             date,
             date_source,
             dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
-            photos: BTreeMap::from([("photo".to_string(), path.to_path_buf())]),
+            photos,
         });
     }
     patient
