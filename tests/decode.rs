@@ -313,3 +313,26 @@ fn content_decides_the_format_not_the_extension() {
     let photo = load_photo(&path, &LoadOptions::default()).unwrap();
     assert_eq!(photo.meta.format, PhotoFormat::Png);
 }
+
+/// The decode fuzz target's one find (fuzz/README.md): a PNG whose palette chunk is not a whole number
+/// of RGB triples made png 0.18.1 panic. It must be a clear "corrupt" error.
+#[test]
+fn fuzzer_found_png_with_broken_palette_is_a_clean_error() {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/fuzz-png-plte-not-triples.png"),
+    )
+    .unwrap();
+    let err = decode(&bytes).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LoadError::Corrupt {
+                format: PhotoFormat::Png,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("palette"), "{err}");
+}
