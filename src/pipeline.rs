@@ -29,7 +29,7 @@ use crate::report::{
     AlignmentReport, Calibration, ChangeOptions, OutputImage, PatientReport, PhotoSummary,
     SessionEntry, ToolInfo, Trend, ViewReport, output_dir_name,
 };
-use crate::series::{InputIssue, Patient};
+use crate::series::{self, InputIssue, Patient, Roi};
 
 /// Settings for [`analyze_patient`].
 #[derive(Debug, Clone)]
@@ -107,6 +107,50 @@ struct Processed {
     measurement: Option<Measurement>,
 }
 
+impl Processed {
+    /// A session that produced no image and no measurement (its entry says why).
+    fn unmeasured(index: usize, entry: SessionEntry) -> Self {
+        Self {
+            index,
+            entry,
+            image: None,
+            change_map: None,
+            measurement: None,
+        }
+    }
+}
+
+/// The baseline photo of a view, once processed.
+struct BaselineOutcome {
+    processed: Processed,
+    /// What the other sessions are registered to and measured on, or why there is nothing.
+    frame: Result<BaselineFrame, String>,
+    /// A problem with the patient's `series.toml` that only the baseline photo reveals (an ROI
+    /// outside it), reported against `series.toml` rather than the photo.
+    config_issue: Option<String>,
+    /// A remark for the report's notes.
+    note: Option<String>,
+}
+
+/// Runs one step of the analysis, turning a panic into an error message.
+///
+/// Nothing here panics on input data by design (and the fuzz targets check the decoders); this is
+/// the second line of defence, so that if a bug does slip through, the photo it hit is reported as an
+/// error and the rest of the batch is still analysed.
+fn guarded<T>(what: &str, step: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).map_err(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(ToString::to_string)
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!(
+            "internal error while {what} ({detail}); this is a bug in skintex: please report it, \
+             with the photo if you can share it"
+        )
+    })
+}
+
 /// Analyses one patient: every photo of every view, in session order.
 ///
 /// `on_photo` is called once per photo as it completes (from worker threads, in any order).
@@ -132,46 +176,91 @@ pub fn analyze_patient(
             let baseline_job = jobs.iter().find(|(i, _)| Some(*i) == patient.baseline);
             let (baseline, baseline_frame) = match baseline_job {
                 Some(&(index, path)) => {
-                    let (processed, frame) =
-                        process_baseline(patient, &view, index, path, options, on_photo);
-                    let why = processed
-                        .entry
-                        .error
-                        .as_ref()
-                        .map(|e| format!("the baseline photo of this view is unusable: {e}"));
-                    (
-                        Some(processed),
-                        frame.ok_or_else(|| why.unwrap_or_default()),
-                    )
+                    let outcome = guarded("analysing the baseline photo", || {
+                        process_baseline(patient, &view, index, path, options, on_photo)
+                    })
+                    .unwrap_or_else(|why| {
+                        let mut failed = entry(patient, index, path);
+                        failed.error = Some(why.clone());
+                        BaselineOutcome {
+                            processed: Processed::unmeasured(index, failed),
+                            frame: Err(format!(
+                                "the baseline photo of this view is unusable: {why}"
+                            )),
+                            config_issue: None,
+                            note: None,
+                        }
+                    });
+                    if let Some(problem) = outcome.config_issue {
+                        errors.push(InputIssue {
+                            file: series::config::CONFIG_FILE_NAME.into(),
+                            error: problem,
+                        });
+                    }
+                    notes.extend(outcome.note);
+                    (Some(outcome.processed), outcome.frame)
                 }
-                None => (
-                    None,
-                    Err(format!(
+                None => {
+                    let why = format!(
                         "the baseline session has no '{view}' photo, so this view has nothing to be \
-                         compared with"
-                    )),
-                ),
+                         compared with; add one, or choose another baseline in series.toml"
+                    );
+                    // One entry for the view, against its earliest photo (not one per session).
+                    if let Some(&(_, first)) = jobs.first() {
+                        errors.push(InputIssue {
+                            file: patient.relative(first),
+                            error: why.clone(),
+                        });
+                    }
+                    (None, Err(why))
+                }
             };
             let others: Vec<Processed> = jobs
                 .par_iter()
                 .filter(|(i, _)| Some(*i) != patient.baseline)
                 .map(|&(index, path)| {
-                    process_session(
-                        patient,
-                        &view,
-                        index,
-                        path,
-                        baseline_frame.as_ref(),
-                        options,
-                        on_photo,
-                    )
+                    guarded("analysing this photo", || {
+                        process_session(
+                            patient,
+                            &view,
+                            index,
+                            path,
+                            baseline_frame.as_ref(),
+                            options,
+                            on_photo,
+                        )
+                    })
+                    .unwrap_or_else(|why| {
+                        let mut failed = entry(patient, index, path);
+                        failed.error = Some(why);
+                        Processed::unmeasured(index, failed)
+                    })
                 })
                 .collect();
             let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
             processed.sort_by_key(|p| p.index);
             let mut trends = BTreeMap::new();
             if let Ok(base) = &baseline_frame {
-                trends = measure_view(base, &view, &mut processed, options, &mut errors);
+                let measured = guarded("measuring this view", || {
+                    measure_view(base, &view, &mut processed, options, &mut errors)
+                });
+                match measured {
+                    Ok(t) => trends = t,
+                    Err(why) => {
+                        for p in &mut processed {
+                            p.entry.metrics = None;
+                            p.entry.change.clear();
+                            p.entry.change_from_previous.clear();
+                            p.entry.roughness_change_map = None;
+                            p.change_map = None;
+                        }
+                        let file = processed
+                            .iter()
+                            .find(|p| p.entry.baseline)
+                            .map_or_else(String::new, |p| p.entry.file.clone());
+                        errors.push(InputIssue { file, error: why });
+                    }
+                }
             }
             let mut entries = Vec::with_capacity(processed.len());
             for p in processed {
@@ -184,6 +273,8 @@ pub fn analyze_patient(
                 } else if let Some(a) = &e.alignment {
                     let why = a.message.as_deref().unwrap_or("");
                     match a.status {
+                        // Without a usable baseline the view's one problem is already reported.
+                        AlignStatus::Failed if baseline_frame.is_err() => {}
                         AlignStatus::Failed => errors.push(InputIssue {
                             file: e.file.clone(),
                             error: format!("alignment to the baseline failed: {why}"),
@@ -245,6 +336,11 @@ fn entry(patient: &Patient, index: usize, path: &Path) -> SessionEntry {
     }
 }
 
+/// Photos smaller than this on either side are refused after decoding: registration needs a pyramid
+/// of several levels and the metrics need room for their filters, so a thumbnail, a 1×N strip or a
+/// sliver of extreme aspect ratio gets one clear error instead of a failure deep inside a later stage.
+pub const MIN_PHOTO_SIDE: usize = 32;
+
 fn load(
     patient: &Patient,
     path: &Path,
@@ -252,8 +348,20 @@ fn load(
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
 ) -> Option<Photo> {
-    let outcome = io::load_photo(path, &options.load);
-    let error = outcome.as_ref().err().map(ToString::to_string);
+    let outcome = io::load_photo(path, &options.load)
+        .map_err(|e| e.to_string())
+        .and_then(|photo| {
+            let (w, h) = (photo.width(), photo.height());
+            if w < MIN_PHOTO_SIDE || h < MIN_PHOTO_SIDE {
+                Err(format!(
+                    "the photo is only {w}×{h} px, too small to register or measure: skintex needs \
+                     at least {MIN_PHOTO_SIDE} px on each side (is it a thumbnail? use the original)"
+                ))
+            } else {
+                Ok(photo)
+            }
+        });
+    let error = outcome.as_ref().err().cloned();
     on_photo(&PhotoEvent {
         patient: &patient.key,
         file: &entry.file,
@@ -272,21 +380,31 @@ fn process_baseline(
     path: &Path,
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
-) -> (Processed, Option<BaselineFrame>) {
+) -> BaselineOutcome {
     let mut entry = entry(patient, index, path);
     let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
-        return (
-            Processed {
-                index,
-                entry,
-                image: None,
-                change_map: None,
-                measurement: None,
-            },
-            None,
+        let why = format!(
+            "the baseline photo of this view is unusable: {}",
+            entry.error.as_deref().unwrap_or("")
         );
+        return BaselineOutcome {
+            processed: Processed::unmeasured(index, entry),
+            frame: Err(why),
+            config_issue: None,
+            note: None,
+        };
     };
     let size = (photo.width(), photo.height());
+    let roi = patient.config.roi_for(view);
+    let (roi_problem, note) = check_roi(roi, view, size);
+    if let Some(problem) = roi_problem {
+        return BaselineOutcome {
+            processed: Processed::unmeasured(index, entry),
+            frame: Err(format!("not measured: {problem}")),
+            config_issue: Some(problem),
+            note: None,
+        };
+    }
     let image = preview_image(
         &photo,
         view,
@@ -300,12 +418,7 @@ fn process_baseline(
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
     let skin = SkinMask::detect(&photo.rgb);
     let scale = Scale::new(patient.config.mm_per_px);
-    let region = Frame::new(
-        &skin,
-        patient.config.roi_for(view),
-        options.metrics.filter_margin_px(&scale),
-        size,
-    );
+    let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
     let measurement = measure(
         photo.luminance.view(),
         &region,
@@ -321,16 +434,55 @@ fn process_baseline(
         frame: region,
         scale,
     };
-    (
-        Processed {
+    BaselineOutcome {
+        processed: Processed {
             index,
             entry,
             image,
             change_map: None,
             measurement: Some(measurement),
         },
-        Some(frame),
-    )
+        frame: Ok(frame),
+        config_issue: None,
+        note,
+    }
+}
+
+/// Checks a view's region of interest against its baseline photo: one wholly outside the photo is an
+/// error (the view would be measured on nothing); one reaching past an edge is clipped, with a note.
+fn check_roi(
+    roi: Option<Roi>,
+    view: &str,
+    (width, height): (usize, usize),
+) -> (Option<String>, Option<String>) {
+    let Some(r) = roi else {
+        return (None, None);
+    };
+    let (x, y) = (r.x as usize, r.y as usize);
+    let (right, bottom) = (
+        x.saturating_add(r.width as usize),
+        y.saturating_add(r.height as usize),
+    );
+    let described = format!("[{}, {}, {}, {}]", r.x, r.y, r.width, r.height);
+    if x >= width || y >= height {
+        return (
+            Some(format!(
+                "the roi {described} of view '{view}' lies outside its {width}×{height} px baseline \
+                 photo; give [x, y, w, h] in that photo's pixels"
+            )),
+            None,
+        );
+    }
+    if right > width || bottom > height {
+        return (
+            None,
+            Some(format!(
+                "series.toml: the roi {described} of view '{view}' reaches past the edge of its \
+                 {width}×{height} px baseline photo; only the part inside it is measured"
+            )),
+        );
+    }
+    (None, None)
 }
 
 fn process_session(
@@ -344,13 +496,7 @@ fn process_session(
 ) -> Processed {
     let mut entry = entry(patient, index, path);
     let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
-        return Processed {
-            index,
-            entry,
-            image: None,
-            change_map: None,
-            measurement: None,
-        };
+        return Processed::unmeasured(index, entry);
     };
     let base = match baseline {
         Ok(b) => b,
@@ -360,13 +506,7 @@ fn process_session(
                 None,
                 None,
             ));
-            return Processed {
-                index,
-                entry,
-                image: None,
-                change_map: None,
-                measurement: None,
-            };
+            return Processed::unmeasured(index, entry);
         }
     };
     let session = Prepared::new(photo.luminance.view(), &options.align);
@@ -592,5 +732,35 @@ fn summarise(photo: &Photo) -> PhotoSummary {
             CaptureDate::Taken(dt) => Some(dt.to_string()),
             _ => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_step_becomes_that_step_s_error() {
+        let outcome: Result<(), String> = guarded("measuring this view", || panic!("index 7 of 3"));
+        let message = outcome.unwrap_err();
+        assert!(message.contains("measuring this view"), "{message}");
+        assert!(message.contains("index 7 of 3"), "{message}");
+        assert_eq!(guarded("adding", || 2 + 2), Ok(4));
+    }
+
+    #[test]
+    fn roi_outside_the_photo_is_an_error_and_past_an_edge_a_note() {
+        let roi = |x, y, w, h| Some(Roi::from([x, y, w, h]));
+        assert_eq!(check_roi(None, "front", (400, 300)), (None, None));
+        assert_eq!(
+            check_roi(roi(0, 0, 400, 300), "front", (400, 300)),
+            (None, None)
+        );
+        let (error, note) = check_roi(roi(400, 0, 10, 10), "front", (400, 300));
+        assert!(error.unwrap().contains("lies outside its 400×300 px"));
+        assert!(note.is_none());
+        let (error, note) = check_roi(roi(390, 290, 20, 20), "front", (400, 300));
+        assert!(error.is_none());
+        assert!(note.unwrap().contains("reaches past the edge"));
     }
 }

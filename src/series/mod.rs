@@ -371,13 +371,14 @@ fn discover_session(patient: &mut Patient, dir: &Path, name: &std::ffi::OsStr) -
             return None;
         }
         Ok(None) => match exif_session_date(patient, &photos) {
-            Some(date) => (date, DateSource::Exif),
-            None => {
+            Ok(date) => (date, DateSource::Exif),
+            Err(why) => {
                 patient.issues.push(InputIssue {
                     file: patient.relative(dir),
-                    error: "session folder has no date: its name does not start with YYYY-MM-DD and its photos \
-                            carry no EXIF capture date; rename it to start with the session date"
-                        .into(),
+                    error: format!(
+                        "session folder has no date: its name does not start with YYYY-MM-DD and \
+                         {why}; rename it to start with the session date"
+                    ),
                 });
                 return None;
             }
@@ -425,11 +426,11 @@ pub fn pair(
         let (date, date_source) = match given {
             Some(d) => (d, DateSource::Argument),
             None => match exif_session_date(&mut patient, &photos) {
-                Some(d) => (d, DateSource::Exif),
-                None => {
+                Ok(d) => (d, DateSource::Exif),
+                Err(why) => {
                     patient.notes.push(format!(
-                        "the {name} photo has no capture date: dated by its file's modification \
-                         time; give --{name}-date for the visit's date"
+                        "the {name} photo has no usable capture date ({why}): dated by its file's \
+                         modification time; give --{name}-date for the visit's date"
                     ));
                     (
                         modified().unwrap_or(Date::constant(1970, 1, 1)),
@@ -449,25 +450,51 @@ pub fn pair(
     patient
 }
 
-/// The earliest EXIF capture date among a session's photos (noting disagreement).
-fn exif_session_date(patient: &mut Patient, photos: &BTreeMap<String, PathBuf>) -> Option<Date> {
+/// The earliest usable EXIF capture date among a session's photos (noting disagreement), or what
+/// made the dates that are there unusable.
+///
+/// A date after today is not used: it can only come from a camera whose clock is wrong, and the
+/// session would be sorted after visits that have not happened yet.
+fn exif_session_date(
+    patient: &mut Patient,
+    photos: &BTreeMap<String, PathBuf>,
+) -> Result<Date, String> {
+    let today = jiff::Zoned::now().date();
     let mut dates = Vec::new();
+    let mut unusable = Vec::new();
     for path in photos.values() {
         let Ok(bytes) = io::read_file(path) else {
             continue; // the unreadable file is reported when it is loaded
         };
-        if let CaptureDate::Taken(dt) = io::exif::capture_date(&bytes) {
-            dates.push(dt.date());
+        match io::exif::capture_date(&bytes) {
+            CaptureDate::Taken(dt) if dt.date() > today => unusable.push(format!(
+                "{} says it was taken on {}, which is in the future (is the camera's clock wrong?)",
+                patient.relative(path),
+                dt.date()
+            )),
+            CaptureDate::Taken(dt) => dates.push(dt.date()),
+            CaptureDate::Malformed { raw } => unusable.push(format!(
+                "{} has an EXIF date that is not a real date ('{}')",
+                patient.relative(path),
+                raw.escape_default()
+            )),
+            CaptureDate::Absent => {}
         }
     }
     dates.sort();
-    let (first, last) = (*dates.first()?, *dates.last()?);
+    let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else {
+        return Err(if unusable.is_empty() {
+            "its photos carry no EXIF capture date".into()
+        } else {
+            unusable.join("; ")
+        });
+    };
     if first != last {
         patient.notes.push(format!(
             "photos of one undated session carry EXIF dates from {first} to {last}; the session is dated {first}"
         ));
     }
-    Some(first)
+    Ok(first)
 }
 
 /// Reads a leading ISO date `YYYY-MM-DD` from a folder name.
