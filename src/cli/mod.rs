@@ -40,6 +40,12 @@ enum Outcome {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // The library turns a panic while analysing a photo into an error entry for that photo (see
+    // `pipeline::guarded`); the default hook would still print Rust's "thread panicked" text first,
+    // which tells a clinic nothing. Say what it is instead.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error (a bug in skintex; please report it): {info}");
+    }));
     // clap prints its own usage errors and exits 2, which is our usage code too.
     let cli = Cli::parse();
     if let Some(n) = cli.threads
@@ -182,10 +188,11 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
     )?;
     if !quiet {
         eprintln!(
-            "analysed {} of {total} photos of {} patients in {:.1} s; open {}",
+            "analysed {} of {total} photos of {} patients in {:.1} s{}; open {}",
             run.photos_ok,
             archive.patients.len(),
             started.elapsed().as_secs_f64(),
+            peak_memory(),
             args.out.join("index.html").display()
         );
     }
@@ -226,8 +233,9 @@ fn compare(args: &CompareArgs, quiet: bool) -> Result<Outcome> {
     let run = run_patients(&[patient], &[], &options, Some(&args.out), quiet)?;
     if !quiet {
         eprintln!(
-            "compared in {:.1} s; open {}",
+            "compared in {:.1} s{}; open {}",
             started.elapsed().as_secs_f64(),
+            peak_memory(),
             args.out
                 .join(report::output_dir_name(std::ffi::OsStr::new(&args.name)))
                 .join("report.html")
@@ -321,6 +329,22 @@ fn schema() -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&schema)?);
     }
     Ok(Outcome::Success)
+}
+
+/// ", peak memory N MB" from the kernel's high-water mark of this process's resident memory, so a
+/// user (and the memory test) can see what a run needed; empty where `/proc` does not exist.
+fn peak_memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return String::new();
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map_or_else(String::new, |kb| {
+            format!(", peak memory {} MB", kb.div_ceil(1024))
+        })
 }
 
 /// Writing reports inside PHOTOS would change the input folder (and be read back as a patient).

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use change::{Change, ChangeOptions, NoiseFloors, Trend};
-pub use output::{output_dir_name, write_atomic, write_json_atomic};
+pub use output::{output_dir_name, remove_stale_temporaries, write_atomic, write_json_atomic};
 
 use crate::align::photometric::PhotometricMap;
 use crate::align::{AlignStatus, CoarseMethod};

@@ -15,7 +15,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".skintex-").suffix(".tmp");
+    builder.prefix(TEMPORARY_PREFIX).suffix(TEMPORARY_SUFFIX);
     // tempfile creates 0600 files; reports are shared documents, so give them the usual 0644
     // (the process umask still applies on top).
     #[cfg(unix)]
@@ -24,6 +24,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Prefix and suffix of [`write_atomic`]'s temporary files.
+const TEMPORARY_PREFIX: &str = ".skintex-";
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Removes temporary files that an interrupted run left in `dir` and its sub-folders (`depth`
+/// levels down). A run killed with SIGKILL cannot clean up after itself, so the next run that writes
+/// into the same folder does: only our own `.skintex-*.tmp` names are touched, never a report.
+/// Two runs writing into one output folder at the same time are not supported.
+///
+/// # Errors
+/// Listing or removal errors other than "not found".
+pub fn remove_stale_temporaries(dir: &Path, depth: usize) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let kind = entry.file_type()?;
+        if kind.is_file() && name.starts_with(TEMPORARY_PREFIX) && name.ends_with(TEMPORARY_SUFFIX)
+        {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        } else if kind.is_dir() && depth > 0 {
+            remove_stale_temporaries(&entry.path(), depth - 1)?;
+        }
+    }
     Ok(())
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 
 use super::html::{IndexEntry, index_page, patient_page};
 use super::table::{MetricRow, rows, to_csv};
-use super::{OutputImage, PatientReport, fhir, write_atomic, write_json_atomic};
+use super::{
+    OutputImage, PatientReport, fhir, remove_stale_temporaries, write_atomic, write_json_atomic,
+};
 
 /// Writes `images`, `metrics.csv`, `report.html`, `fhir-bundle.json` and `report.json` into `dir`
 /// (created if missing); returns the patient's rows for `summary.csv`.
@@ -20,6 +22,8 @@ pub fn write_patient(
     images: &[OutputImage],
 ) -> std::io::Result<Vec<MetricRow>> {
     std::fs::create_dir_all(dir).map_err(context(dir))?;
+    // images/<view>/ is two levels down.
+    remove_stale_temporaries(dir, 2).map_err(context(dir))?;
     for image in images {
         let path = dir.join(&image.path);
         if let Some(parent) = path.parent() {
@@ -46,6 +50,7 @@ pub fn write_patient(
 /// # Errors
 /// The first I/O error, naming the file.
 pub fn write_index(out: &Path, entries: &[IndexEntry], rows: &[MetricRow]) -> std::io::Result<()> {
+    remove_stale_temporaries(out, 0).map_err(context(out))?;
     let path = out.join("summary.csv");
     let csv = to_csv(rows).map_err(std::io::Error::other)?;
     write_atomic(&path, &csv).map_err(context(&path))?;
