@@ -341,6 +341,23 @@ fn entry(patient: &Patient, index: usize, path: &Path) -> SessionEntry {
 /// sliver of extreme aspect ratio gets one clear error instead of a failure deep inside a later stage.
 pub const MIN_PHOTO_SIDE: usize = 32;
 
+/// Decodes a photo as the analysis does, with the same checks and messages: what `skintex check`
+/// runs on every photo, and the first step of analysing one.
+///
+/// # Errors
+/// Why the photo cannot be used, as the report states it.
+pub fn load_checked(path: &Path, options: &LoadOptions) -> Result<Photo, String> {
+    let photo = io::load_photo(path, options).map_err(|e| e.to_string())?;
+    let (w, h) = (photo.width(), photo.height());
+    if w < MIN_PHOTO_SIDE || h < MIN_PHOTO_SIDE {
+        return Err(format!(
+            "the photo is only {w}×{h} px, too small to register or measure: skintex needs at least \
+             {MIN_PHOTO_SIDE} px on each side (is it a thumbnail? use the original)"
+        ));
+    }
+    Ok(photo)
+}
+
 fn load(
     patient: &Patient,
     path: &Path,
@@ -348,19 +365,7 @@ fn load(
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
 ) -> Option<Photo> {
-    let outcome = io::load_photo(path, &options.load)
-        .map_err(|e| e.to_string())
-        .and_then(|photo| {
-            let (w, h) = (photo.width(), photo.height());
-            if w < MIN_PHOTO_SIDE || h < MIN_PHOTO_SIDE {
-                Err(format!(
-                    "the photo is only {w}×{h} px, too small to register or measure: skintex needs \
-                     at least {MIN_PHOTO_SIDE} px on each side (is it a thumbnail? use the original)"
-                ))
-            } else {
-                Ok(photo)
-            }
-        });
+    let outcome = load_checked(path, &options.load);
     let error = outcome.as_ref().err().cloned();
     on_photo(&PhotoEvent {
         patient: &patient.key,

@@ -266,6 +266,41 @@ fn reports_are_byte_identical_whatever_the_thread_count() {
 }
 
 #[test]
+fn check_decodes_everything_reports_problems_and_writes_nothing() {
+    let photos = tempfile::tempdir().unwrap();
+    let p = photos.path();
+    small_series(p);
+    let assert = skintex().arg("check").arg(p).assert().code(0);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("checked 6 photos of 2 patients"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(": 0 problems"), "{stderr}");
+
+    put(p, "P002/2026-03-12/front.jpg", &small_jpeg()[..100]);
+    put(p, "P003/2026-01-15/front.png", b"not a photo");
+    put(
+        p,
+        "P003/undated/front.jpg",
+        &jpeg_rgb8(&gradient_rgb(64, 48), None),
+    );
+    let before = snapshot(p);
+    let assert = skintex().arg("check").arg(p).assert().code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    for problem in [
+        "P002/2026-03-12/front.jpg: truncated JPEG",
+        "P003/2026-01-15/front.png: not an image",
+        "P003/undated: session folder has no date",
+    ] {
+        assert!(stderr.contains(problem), "{problem} missing:\n{stderr}");
+    }
+    assert!(stderr.contains(": 3 problems"), "{stderr}");
+    // Only read: nothing is added to the photo folder, nothing in it changes.
+    assert_eq!(snapshot(p), before);
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     skintex()

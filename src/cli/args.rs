@@ -4,6 +4,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use skintex::series::Shard;
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
@@ -12,6 +13,9 @@ Examples:
   skintex compare before.jpg after.jpg     one pair, no folder layout needed
   skintex regress fixtures/photos --expected fixtures/expected.json
                                           check results against golden values (exit 3 on drift)
+  skintex analyze photos/ --shard 0/4 -o out-0/   the first quarter of the patients (one machine)
+  skintex merge out-0 out-1 out-2 out-3 -o out/   one index and summary over the shards
+  skintex check photos/                   decode every photo, report problems, measure nothing
   skintex schema > report.schema.json     the JSON Schema of report.json
   skintex synth demo/ --patients 3        write a synthetic series with known ground truth
 
@@ -27,6 +31,8 @@ Examples:
   skintex analyze fixtures/photos
   skintex analyze /data/clinic -o /data/reports --max-megapixels 150
   skintex analyze photos/ -q -j 4           no progress bar, 4 threads
+  skintex analyze photos/ --shard 2/8 -o out-2/
+                                            only shard 2 of 8 (0-based); then `skintex merge`
 
 Each patient gets OUT/<patient>/ report.json, report.html, metrics.csv, fhir-bundle.json and images/;
 OUT/index.html lists every patient and OUT/summary.csv holds all metrics. A photo that cannot be read
@@ -40,6 +46,25 @@ Examples:
 
 Writes the same files as `analyze` for one patient with two sessions (before = baseline). Without
 dates, each photo is dated by its EXIF capture date, else by its file's modification time.";
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  skintex check /data/clinic               is every photo readable, dated and large enough?
+  skintex check photos/ --shard 0/4        only the patients of shard 0 of 4
+
+Finds every patient, session and view as `analyze` does and decodes every photo (in parallel), but
+measures nothing and writes nothing. Prints each problem as `analyze` would report it; exit 1 if there
+are any. The time it reports is the decoding cost of the archive, against which `analyze` is measured.";
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  skintex merge out-0 out-1 out-2 out-3 -o report/   shards in separate folders: copied into report/
+  skintex merge /shared/report                       shards that all wrote into one shared folder
+
+Reads every OUT/<patient>/report.json of the shard outputs and writes index.html and summary.csv
+exactly as one `analyze` over all patients would (byte for byte); patient folders that are not
+already in the destination are copied there. A patient found in two shard outputs is an error (exit
+2). Exit 1 if some patient's report lists errors.";
 
 const REGRESS_EXAMPLES: &str = "\
 Examples:
@@ -82,6 +107,12 @@ pub enum Command {
     /// Measure one before/after pair (no folder layout needed) and write the same reports.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
+    /// Decode every photo of an archive without analysing it: a quick check before a long run.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Build one index.html and summary.csv over the outputs of `analyze --shard` runs.
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// Recompute a photo folder and compare every metric with golden results.
     #[command(after_help = REGRESS_EXAMPLES)]
     Regress(RegressArgs),
@@ -165,9 +196,38 @@ pub struct AnalyzeArgs {
     /// Where the reports go (created if missing; must not be inside PHOTOS).
     #[arg(short, long, value_name = "OUT", default_value = "skintex-report")]
     pub out: PathBuf,
+    /// Analyse only shard K of N (K from 0 to N−1): the patients whose folder name hashes to K.
+    /// Writes their folders but no index; run every K, then `skintex merge` the outputs.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     /// Measurement settings.
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+/// `skintex check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Folder of patient folders.
+    #[arg(value_name = "PHOTOS")]
+    pub photos: PathBuf,
+    /// Only shard K of N, as `analyze --shard`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Refuse photos whose header declares more than this many megapixels.
+    #[arg(long, value_name = "MP", default_value_t = 100.0)]
+    pub max_megapixels: f64,
+}
+
+/// `skintex merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The output folders of the shards (each `analyze --shard K/N -o …`).
+    #[arg(value_name = "SHARD_OUT", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where index.html and summary.csv go; patient folders elsewhere are copied in.
+    #[arg(short, long, value_name = "OUT", default_value = "skintex-report")]
+    pub out: PathBuf,
 }
 
 /// Photo encoding for `synth`.

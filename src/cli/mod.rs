@@ -12,7 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use args::{
-    AnalyzeArgs, Cli, Command, CompareArgs, FormatArg, MeasureArgs, RegressArgs, SynthArgs,
+    AnalyzeArgs, CheckArgs, Cli, Command, CompareArgs, FormatArg, MeasureArgs, MergeArgs,
+    RegressArgs, SynthArgs,
 };
 use progress::Progress;
 use skintex::io::LoadOptions;
@@ -59,6 +60,8 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(a) => analyze(a, cli.quiet),
         Command::Compare(c) => compare(c, cli.quiet),
+        Command::Merge(m) => merge(m, cli.quiet),
+        Command::Check(c) => check(c, cli.quiet),
         Command::Regress(r) => regress(r, cli.quiet),
         Command::Schema => schema(),
         Command::Synth(s) => synth_command(s, cli.quiet),
@@ -115,15 +118,30 @@ struct RunSummary {
     errors: Vec<GoldenError>,
 }
 
-/// Analyses `patients` one after the other; with `out`, writes each patient's reports as soon as it
-/// is done (so memory does not grow with the archive) and then the index.
+/// Where [`run_patients`] writes.
+#[derive(Clone, Copy)]
+enum Output<'a> {
+    /// Nowhere (`regress`).
+    None,
+    /// Patient folders into the folder, but no index (`analyze --shard`: `merge` makes it).
+    PatientsOnly(&'a Path),
+    /// Patient folders and the index.
+    Everything(&'a Path),
+}
+
+/// Analyses `patients` one after the other, writing each patient's reports as soon as it is done (so
+/// memory does not grow with the archive) and then, for a whole run, the index.
 fn run_patients(
     patients: &[Patient],
     archive_issues: &[InputIssue],
     options: &AnalyzeOptions,
-    out: Option<&Path>,
+    output: Output<'_>,
     quiet: bool,
 ) -> Result<RunSummary> {
+    let out = match output {
+        Output::None => None,
+        Output::PatientsOnly(path) | Output::Everything(path) => Some(path),
+    };
     let total: usize = patients.iter().map(pipeline::photo_count).sum();
     let progress = Progress::new(total as u64, quiet, "analysing");
     let mut run = RunSummary::default();
@@ -164,7 +182,7 @@ fn run_patients(
             None => run.rows.extend(report::table::rows(report)),
         }
     }
-    if let Some(out) = out {
+    if let Output::Everything(out) = output {
         write_index(out, &index, &run.rows)?;
     }
     progress.finish();
@@ -175,18 +193,38 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
     let options = analyze_options(&args.measure)?;
     refuse_output_inside_input(&args.photos, &args.out)?;
     let started = Instant::now();
-    let archive = series::discover(&args.photos)?;
+    let archive = match args.shard {
+        Some(shard) => series::discover_where(&args.photos, &|name| shard.contains(name))?,
+        None => series::discover(&args.photos)?,
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
     let total: usize = archive.patients.iter().map(pipeline::photo_count).sum();
-    let run = run_patients(
-        &archive.patients,
-        &archive.issues,
-        &options,
-        Some(&args.out),
-        quiet,
-    )?;
-    if !quiet {
+    // Entries of PHOTOS that cannot be read belong to no patient: shard 0 reports them.
+    let (archive_issues, output) = match args.shard {
+        Some(shard) => (
+            if shard.index == 0 {
+                &archive.issues[..]
+            } else {
+                &[]
+            },
+            Output::PatientsOnly(&args.out),
+        ),
+        None => (&archive.issues[..], Output::Everything(&args.out)),
+    };
+    let run = run_patients(&archive.patients, archive_issues, &options, output, quiet)?;
+    if let Some(shard) = args.shard {
+        if !quiet {
+            eprintln!(
+                "shard {shard}: analysed {} of {total} photos of {} patients in {:.1} s{}; when every \
+                 shard is done, `skintex merge` their output folders to build index.html",
+                run.photos_ok,
+                archive.patients.len(),
+                started.elapsed().as_secs_f64(),
+                peak_memory(),
+            );
+        }
+    } else if !quiet {
         eprintln!(
             "analysed {} of {total} photos of {} patients in {:.1} s{}; open {}",
             run.photos_ok,
@@ -230,7 +268,13 @@ fn compare(args: &CompareArgs, quiet: bool) -> Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
     let started = Instant::now();
-    let run = run_patients(&[patient], &[], &options, Some(&args.out), quiet)?;
+    let run = run_patients(
+        &[patient],
+        &[],
+        &options,
+        Output::Everything(&args.out),
+        quiet,
+    )?;
     if !quiet {
         eprintln!(
             "compared in {:.1} s{}; open {}",
@@ -261,7 +305,13 @@ fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
             return Err(e).with_context(|| format!("cannot read {}", args.expected.display()));
         }
     };
-    let run = run_patients(&archive.patients, &archive.issues, &options, None, quiet)?;
+    let run = run_patients(
+        &archive.patients,
+        &archive.issues,
+        &options,
+        Output::None,
+        quiet,
+    )?;
     let mut errors = run.errors.clone();
     errors.extend(archive.issues.iter().map(|i| GoldenError {
         patient: String::new(),
@@ -320,6 +370,105 @@ fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
         );
         Ok(Outcome::Drift)
     }
+}
+
+fn check(args: &CheckArgs, quiet: bool) -> Result<Outcome> {
+    use rayon::prelude::*;
+    if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
+        bail!(
+            "--max-megapixels must be a positive number, not {}",
+            args.max_megapixels
+        );
+    }
+    let load = LoadOptions {
+        max_pixels: (args.max_megapixels * 1e6) as u64,
+    };
+    let started = Instant::now();
+    let archive = match args.shard {
+        Some(shard) => series::discover_where(&args.photos, &|name| shard.contains(name))?,
+        None => series::discover(&args.photos)?,
+    };
+    let photos: Vec<(&Patient, &Path)> = archive
+        .patients
+        .iter()
+        .filter(|p| p.config_error.is_none())
+        .flat_map(|p| {
+            p.sessions
+                .iter()
+                .flat_map(move |s| s.photos.values().map(move |path| (p, path.as_path())))
+        })
+        .collect();
+    let progress = Progress::new(photos.len() as u64, quiet, "decoding");
+    let mut problems: Vec<String> = archive
+        .issues
+        .iter()
+        .map(|i| format!("{}: {}", i.file, i.error))
+        .collect();
+    for patient in &archive.patients {
+        problems.extend(
+            patient
+                .issues
+                .iter()
+                .map(|i| format!("{}/{}: {}", patient.key, i.file, i.error)),
+        );
+    }
+    // In archive order, whatever the thread count; each photo is dropped as soon as it is decoded.
+    let photo_problems: Vec<Option<String>> = photos
+        .par_iter()
+        .map(|(patient, path)| {
+            let outcome = pipeline::load_checked(path, &load);
+            progress.inc(&format!("{}/{}", patient.key, patient.relative(path)));
+            outcome
+                .err()
+                .map(|e| format!("{}/{}: {e}", patient.key, patient.relative(path)))
+        })
+        .collect();
+    progress.finish();
+    problems.extend(photo_problems.into_iter().flatten());
+    for problem in &problems {
+        eprintln!("error: {problem}");
+    }
+    if !quiet {
+        eprintln!(
+            "checked {} photos of {} patients in {:.1} s{}: {} problems",
+            photos.len(),
+            archive.patients.len(),
+            started.elapsed().as_secs_f64(),
+            peak_memory(),
+            problems.len()
+        );
+    }
+    Ok(if problems.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::InputsFailed
+    })
+}
+
+fn merge(args: &MergeArgs, quiet: bool) -> Result<Outcome> {
+    let summary = report::merge::merge(&args.shards, &args.out)?;
+    for folder in &summary.incomplete {
+        eprintln!(
+            "warning: {folder} has no report.json (was its shard interrupted?); rerun that shard, \
+             then merge again"
+        );
+    }
+    if !quiet {
+        eprintln!(
+            "merged {} patients ({} copied in, {} with errors); open {}",
+            summary.patients,
+            summary.copied,
+            summary.with_errors,
+            args.out.join("index.html").display()
+        );
+    }
+    Ok(
+        if summary.with_errors > 0 || !summary.incomplete.is_empty() {
+            Outcome::InputsFailed
+        } else {
+            Outcome::Success
+        },
+    )
 }
 
 fn schema() -> Result<Outcome> {

@@ -11,6 +11,7 @@ pub mod change;
 pub mod fhir;
 pub mod heatmap;
 pub mod html;
+pub mod merge;
 pub mod output;
 pub mod regress;
 pub mod table;
@@ -21,7 +22,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use change::{Change, ChangeOptions, NoiseFloors, Trend};
-pub use output::{output_dir_name, remove_stale_temporaries, write_atomic, write_json_atomic};
+pub use output::{
+    input_name_bytes, output_dir_name, remove_stale_temporaries, write_atomic, write_json_atomic,
+};
 
 use crate::align::photometric::PhotometricMap;
 use crate::align::{AlignStatus, CoarseMethod};

@@ -99,6 +99,37 @@ pub fn output_dir_name(name: &OsStr) -> String {
     out
 }
 
+/// The folder name that [`output_dir_name`] turned into `dir`, as bytes; `None` if `dir` is not
+/// such a name (`index.html`, a folder of something else). Used to list merged patients in the same
+/// order as a single run, which sorts them by their original folder names.
+#[must_use]
+pub fn input_name_bytes(dir: &str) -> Option<Vec<u8>> {
+    let bytes = dir.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b);
+            i += 1;
+        } else if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            // output_dir_name writes upper-case hex only; anything else was not made by it.
+            if !hex
+                .iter()
+                .all(|h| h.is_ascii_digit() || (b'A'..=b'F').contains(h))
+            {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,8 +149,17 @@ mod tests {
                 "{safe}"
             );
             assert!(!safe.starts_with('.'));
+            assert_eq!(input_name_bytes(&safe).as_deref(), Some(n.as_bytes()));
             assert!(seen.insert(safe), "collision for {n}");
         }
+    }
+
+    #[test]
+    fn only_encoded_names_decode() {
+        for not_ours in ["index.html", "summary.csv", "%2e", "%4", "", "a b"] {
+            assert_eq!(input_name_bytes(not_ours), None, "{not_ours}");
+        }
+        assert_eq!(input_name_bytes("P%FF"), Some(b"P\xff".to_vec()));
     }
 
     #[test]

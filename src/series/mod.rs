@@ -12,14 +12,16 @@
 //! Nothing here decodes pixels.
 
 pub mod config;
+pub mod shard;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
 pub use config::{ConfigError, Roi, SeriesConfig};
+pub use shard::Shard;
 
 use crate::io::{self, CaptureDate};
 
@@ -169,6 +171,19 @@ pub enum DiscoverError {
 /// [`DiscoverError`] only when `root` itself is unusable; problems inside a patient are reported in
 /// that patient's [`Patient::issues`].
 pub fn discover(root: &Path) -> Result<Archive, DiscoverError> {
+    discover_where(root, &|_| true)
+}
+
+/// Like [`discover`], but only the patient folders whose name `keep` accepts are looked into (a
+/// shard's patients): the others' photos are not even listed. An archive with patients, none of them
+/// kept, is an empty [`Archive`], not an error.
+///
+/// # Errors
+/// As [`discover`].
+pub fn discover_where(
+    root: &Path,
+    keep: &dyn Fn(&OsStr) -> bool,
+) -> Result<Archive, DiscoverError> {
     let meta = std::fs::metadata(root).map_err(|e| DiscoverError::Unreadable {
         path: root.display().to_string(),
         reason: e.to_string(),
@@ -196,9 +211,15 @@ pub fn discover(root: &Path) -> Result<Archive, DiscoverError> {
         });
     }
     let mut patients = Vec::new();
+    let mut any_patient = false;
     for entry in entries {
         match entry.kind {
-            EntryKind::Dir => patients.push(discover_patient(&entry.path, entry.name)),
+            EntryKind::Dir => {
+                any_patient = true;
+                if keep(&entry.name) {
+                    patients.push(discover_patient(&entry.path, entry.name));
+                }
+            }
             EntryKind::File => {}
             EntryKind::Broken(reason) => issues.push(InputIssue {
                 file: relative_label(root, &entry.path),
@@ -206,7 +227,7 @@ pub fn discover(root: &Path) -> Result<Archive, DiscoverError> {
             }),
         }
     }
-    if patients.is_empty() {
+    if !any_patient {
         return Err(DiscoverError::NoPatients {
             path: root.display().to_string(),
         });
@@ -292,7 +313,7 @@ pub fn discover_patient(dir: &Path, dir_name: OsString) -> Patient {
     patient
 }
 
-fn discover_session(patient: &mut Patient, dir: &Path, name: &std::ffi::OsStr) -> Option<Session> {
+fn discover_session(patient: &mut Patient, dir: &Path, name: &OsStr) -> Option<Session> {
     let name = name.to_string_lossy().into_owned();
     let (entries, issues) = match list_dir(dir, &patient.dir) {
         Ok(listing) => listing,
