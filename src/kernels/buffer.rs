@@ -6,7 +6,8 @@
 //! transparent huge pages (`madvise(MADV_HUGEPAGE)`, as numpy does for its large arrays; the usual THP
 //! mode is "madvise") before the first touch backs the buffer with 2 MiB pages: about 24 faults.
 //!
-//! This is the only `unsafe` code in skintex: one advisory system call on memory the `Vec` owns.
+//! One of the two places with `unsafe` code in skintex (the other is `keep_freed_memory` in
+//! `src/main.rs`): one advisory system call on memory the `Vec` owns.
 
 /// Below this size a buffer is left to the allocator as it is.
 const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
