@@ -79,10 +79,6 @@ struct Found {
 /// # Errors
 /// [`MergeError`]: unreadable folders, a foreign `report.json`, a patient in two shards, no patients.
 pub fn merge(sources: &[PathBuf], dest: &Path) -> Result<MergeSummary, MergeError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| MergeError::Io { path, source }
-    };
     std::fs::create_dir_all(dest).map_err(io(dest))?;
     let dest_real = dest.canonicalize().map_err(io(dest))?;
     // Original folder name (bytes) → where the patient's output is; a BTreeMap sorts as a run does.
@@ -166,10 +162,6 @@ pub fn merge(sources: &[PathBuf], dest: &Path) -> Result<MergeSummary, MergeErro
 /// Copies a patient's output folder, each file atomically and `report.json` last (as it was written),
 /// so a reader of the destination never sees a report whose images are missing.
 fn copy_folder(from: &Path, to: &Path) -> Result<(), MergeError> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| MergeError::Io { path, source }
-    };
     let mut files = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -199,4 +191,10 @@ fn copy_folder(from: &Path, to: &Path) -> Result<(), MergeError> {
         write_atomic(&target, &bytes).map_err(io(&target))?;
     }
     Ok(())
+}
+
+/// Turns an I/O error into a [`MergeError`] naming the path it was about.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MergeError {
+    let path = path.display().to_string();
+    move |source| MergeError::Io { path, source }
 }
