@@ -163,17 +163,7 @@ fn bad_inputs_are_reported_and_the_rest_is_analysed() {
     let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
 
     let report = read_json(&out.path().join("P003/report.json"));
-    let errors: BTreeMap<String, String> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["error"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let errors = report_errors(&report);
     let expect = [
         ("2026-01-15/empty.jpg", "empty"),
         ("2026-01-15/cut.jpg", "truncated JPEG"),

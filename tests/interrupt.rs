@@ -2,12 +2,15 @@
 //! no program can catch) leaves no half-written report, leaves the reports of an earlier run intact,
 //! and a rerun completes to exactly what an uninterrupted run writes.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::tree;
 use skintex::synth::{self, SynthConfig};
 
 fn skintex() -> Command {
@@ -35,24 +38,6 @@ fn start(photos: &Path, out: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// Every file under `root`, relative, with its bytes.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    out
 }
 
 fn is_temporary(path: &Path) -> bool {

@@ -14,8 +14,14 @@ use proptest::prelude::*;
 use skintex::io::{LoadOptions, decode_photo};
 use skintex::series::{ConfigError, SeriesConfig};
 
-/// The committed seed corpus of the decode fuzz target plus photos from this crate's encoders.
-fn photo_seeds() -> Vec<Vec<u8>> {
+/// The committed seed corpus of the decode fuzz target plus photos from this crate's encoders, read
+/// and encoded once for all cases.
+fn photo_seeds() -> &'static [Vec<u8>] {
+    static SEEDS: std::sync::LazyLock<Vec<Vec<u8>>> = std::sync::LazyLock::new(load_photo_seeds);
+    &SEEDS
+}
+
+fn load_photo_seeds() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/decode_photo");
     let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap()

@@ -13,35 +13,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use common::*;
 use image::{DynamicImage, ImageFormat, RgbImage};
 use serde_json::Value;
 use skintex::synth::{self, SynthConfig};
-
-/// Every file under `root` (following no symlinks) with its bytes; symlinks as their targets.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).unwrap();
-                out.insert(rel, target.as_os_str().as_bytes().to_vec());
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
 
 fn png(img: &DynamicImage) -> Vec<u8> {
     encode(img, ImageFormat::Png)
@@ -382,21 +360,6 @@ fn report(out: &Path, patient: &[u8]) -> Value {
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
-/// `errors` of a report as file → message.
-fn errors(report: &Value) -> BTreeMap<String, String> {
-    report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["error"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// The session entry of `view` whose `file` is `file`.
 fn session<'a>(report: &'a Value, view: &str, file: &str) -> &'a Value {
     report["views"]
@@ -471,7 +434,7 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
         (follow_up("loopb.jpg"), "cannot read"),
     ];
     let bad_refs: Vec<(&str, &str)> = bad.iter().map(|(f, n)| (f.as_str(), *n)).collect();
-    expect_errors("P003", &errors(&p003), &bad_refs, &stderr);
+    expect_errors("P003", &report_errors(&p003), &bad_refs, &stderr);
     for name in [
         "cmyk.jpg",
         "palette.png",
@@ -508,7 +471,7 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
     let p004 = report(&out, b"P004");
     expect_errors(
         "P004",
-        &errors(&p004),
+        &report_errors(&p004),
         &[
             ("future", "in the future"),
             ("malformed", "not a real date"),
@@ -526,13 +489,13 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
 
     // P005: one session is a note, not an error.
     let p005 = report(&out, b"P005");
-    assert!(errors(&p005).is_empty(), "{p005}");
+    assert!(report_errors(&p005).is_empty(), "{p005}");
     assert!(p005["notes"].to_string().contains("only one session"));
     // P006: the config is named with the key; the patient is not measured.
     let p006 = report(&out, b"P006");
     expect_errors(
         "P006",
-        &errors(&p006),
+        &report_errors(&p006),
         &[("series.toml", "not measured until it is fixed")],
         &stderr,
     );
@@ -541,7 +504,7 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
     let p007 = report(&out, b"P007");
     expect_errors(
         "P007",
-        &errors(&p007),
+        &report_errors(&p007),
         &[("series.toml", "lies outside its 400×300 px baseline photo")],
         &stderr,
     );
@@ -549,7 +512,7 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
     let p008 = report(&out, b"P008");
     expect_errors(
         "P008",
-        &errors(&p008),
+        &report_errors(&p008),
         &[(
             "2026-02-12/left.jpg",
             "baseline session has no 'left' photo",
@@ -564,7 +527,7 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
     {
         let r = report(&out, name);
         assert!(
-            errors(&r).is_empty(),
+            report_errors(&r).is_empty(),
             "{}: {r}",
             String::from_utf8_lossy(name)
         );

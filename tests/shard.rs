@@ -17,24 +17,6 @@ fn skintex() -> Command {
     Command::cargo_bin("skintex").unwrap()
 }
 
-/// Every file under `root`, relative, with its bytes.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let bytes = std::fs::read(&path).unwrap();
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), bytes);
-            }
-        }
-    }
-    out
-}
-
 /// Seven synthetic patients, one more with a name that is not UTF-8 (its folder sorts by raw bytes),
 /// and one with an unreadable photo (so the index and the exit code carry an error).
 fn archive(root: &Path) {

@@ -23,7 +23,7 @@ use skintex::report::regress::{self, GoldenError, Goldens};
 use skintex::report::table::MetricRow;
 use skintex::report::write::{write_index, write_patient};
 use skintex::report::{self, NoiseFloors};
-use skintex::series::{self, InputIssue, Patient, SeriesConfig};
+use skintex::series::{self, InputIssue, Patient, SeriesConfig, Shard};
 use skintex::synth::{self, SynthConfig, SynthFormat};
 
 /// How a run ended, as the process exit code.
@@ -75,13 +75,26 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn analyze_options(args: &MeasureArgs) -> Result<AnalyzeOptions> {
-    if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
-        bail!(
-            "--max-megapixels must be a positive number, not {}",
-            args.max_megapixels
-        );
+/// The decoding limit of `--max-megapixels`.
+fn load_options(max_megapixels: f64) -> Result<LoadOptions> {
+    if !(max_megapixels.is_finite() && max_megapixels > 0.0) {
+        bail!("--max-megapixels must be a positive number, not {max_megapixels}");
     }
+    Ok(LoadOptions {
+        max_pixels: (max_megapixels * 1e6) as u64,
+    })
+}
+
+/// The archive under `photos`, or only the patients of `shard`.
+fn discover(photos: &Path, shard: Option<Shard>) -> Result<series::Archive> {
+    Ok(match shard {
+        Some(shard) => series::discover_where(photos, &|name| shard.contains(name))?,
+        None => series::discover(photos)?,
+    })
+}
+
+fn analyze_options(args: &MeasureArgs) -> Result<AnalyzeOptions> {
+    let load = load_options(args.max_megapixels)?;
     for (name, v) in [
         ("--noise-texture", args.noise_texture),
         ("--noise-pores", args.noise_pores),
@@ -92,9 +105,7 @@ fn analyze_options(args: &MeasureArgs) -> Result<AnalyzeOptions> {
         }
     }
     let mut options = AnalyzeOptions {
-        load: LoadOptions {
-            max_pixels: (args.max_megapixels * 1e6) as u64,
-        },
+        load,
         ..AnalyzeOptions::default()
     };
     options.change.noise = NoiseFloors {
@@ -116,6 +127,17 @@ struct RunSummary {
     rows: Vec<MetricRow>,
     /// Every file reported as an error.
     errors: Vec<GoldenError>,
+}
+
+impl RunSummary {
+    /// Exit status of a run: 1 when some input failed.
+    fn outcome(&self) -> Outcome {
+        if self.failed {
+            Outcome::InputsFailed
+        } else {
+            Outcome::Success
+        }
+    }
 }
 
 /// Where [`run_patients`] writes.
@@ -193,10 +215,7 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
     let options = analyze_options(&args.measure)?;
     refuse_output_inside_input(&args.photos, &args.out)?;
     let started = Instant::now();
-    let archive = match args.shard {
-        Some(shard) => series::discover_where(&args.photos, &|name| shard.contains(name))?,
-        None => series::discover(&args.photos)?,
-    };
+    let archive = discover(&args.photos, args.shard)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
     let total: usize = archive.patients.iter().map(pipeline::photo_count).sum();
@@ -234,11 +253,7 @@ fn analyze(args: &AnalyzeArgs, quiet: bool) -> Result<Outcome> {
             args.out.join("index.html").display()
         );
     }
-    Ok(if run.failed {
-        Outcome::InputsFailed
-    } else {
-        Outcome::Success
-    })
+    Ok(run.outcome())
 }
 
 fn compare(args: &CompareArgs, quiet: bool) -> Result<Outcome> {
@@ -286,11 +301,7 @@ fn compare(args: &CompareArgs, quiet: bool) -> Result<Outcome> {
                 .display()
         );
     }
-    Ok(if run.failed {
-        Outcome::InputsFailed
-    } else {
-        Outcome::Success
-    })
+    Ok(run.outcome())
 }
 
 fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
@@ -374,20 +385,9 @@ fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<Outcome> {
     use rayon::prelude::*;
-    if !(args.max_megapixels.is_finite() && args.max_megapixels > 0.0) {
-        bail!(
-            "--max-megapixels must be a positive number, not {}",
-            args.max_megapixels
-        );
-    }
-    let load = LoadOptions {
-        max_pixels: (args.max_megapixels * 1e6) as u64,
-    };
+    let load = load_options(args.max_megapixels)?;
     let started = Instant::now();
-    let archive = match args.shard {
-        Some(shard) => series::discover_where(&args.photos, &|name| shard.contains(name))?,
-        None => series::discover(&args.photos)?,
-    };
+    let archive = discover(&args.photos, args.shard)?;
     let photos: Vec<(&Patient, &Path)> = archive
         .patients
         .iter()

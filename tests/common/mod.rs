@@ -1,8 +1,10 @@
 //! Helpers shared by the integration tests: tiny encoders for test photos and folder builders.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageEncoder, codecs::jpeg::JpegEncoder, codecs::png::PngEncoder};
 
@@ -112,4 +114,43 @@ pub fn small_jpeg_taken(y: i16, m: i8, d: i8) -> Vec<u8> {
     let taken = jiff::civil::date(y, m, d).at(9, 0, 0, 0);
     let exif = skintex::io::exif::build_exif_block(1, Some(taken)).unwrap();
     jpeg_rgb8(&gradient_rgb(64, 48), Some(exif))
+}
+
+/// Every file under `root` with its bytes, keyed by its path relative to `root`. Symlinks are not
+/// followed: a symlink is listed with its target as its bytes (so a test can also see that links
+/// were left alone).
+pub fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_path_buf();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.insert(rel, target.as_os_str().as_bytes().to_vec());
+            } else if meta.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A `report.json`'s `errors` as file → message.
+pub fn report_errors(report: &serde_json::Value) -> BTreeMap<String, String> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["error"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
