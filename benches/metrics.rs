@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
             let height = height_map(photo.luminance.view(), 1.0);
             let smoothed = s_filter(height.view(), options.s_filter_mm * px_per_mm);
             black_box(remove_reference(
-                smoothed.view(),
+                smoothed,
                 options.l_filter_mm * px_per_mm,
                 |x, y| frame.is_skin(x, y),
             ))

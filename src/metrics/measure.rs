@@ -76,7 +76,7 @@ pub fn measure(
     let height = height_map(luminance, slope as f32);
     let z = {
         let smoothed = s_filter(height.view(), s_cutoff);
-        remove_reference(smoothed.view(), l_cutoff, |x, y| {
+        remove_reference(smoothed, l_cutoff, |x, y| {
             let (bx, by) = to_baseline.apply(x, y);
             frame.is_skin(bx, by)
         })
@@ -123,17 +123,20 @@ fn block_sums(
                 // Rows above and below, where both exist: the vertical differences read them as
                 // slices rather than by 2-D index per pixel.
                 let neighbours = (y > 0 && y + 1 < h).then(|| (z.row(y - 1), z.row(y + 1)));
-                for x in 0..w {
-                    let acc = &mut sums[x / b];
-                    let v = f64::from(row[x]);
-                    acc.add_height(v);
-                    if let Some((above, below)) = &neighbours
-                        && x > 0
-                        && x + 1 < w
-                    {
-                        let gx = 0.5 * (f64::from(row[x + 1]) - f64::from(row[x - 1])) * per_unit;
-                        let gy = 0.5 * (f64::from(below[x]) - f64::from(above[x])) * per_unit;
-                        acc.add_gradient(gx, gy);
+                // Block by block (no division per pixel to find the block), pixels in order.
+                for (bx, acc) in sums.iter_mut().enumerate() {
+                    for x in bx * b..((bx + 1) * b).min(w) {
+                        let v = f64::from(row[x]);
+                        acc.add_height(v);
+                        if let Some((above, below)) = &neighbours
+                            && x > 0
+                            && x + 1 < w
+                        {
+                            let gx =
+                                0.5 * (f64::from(row[x + 1]) - f64::from(row[x - 1])) * per_unit;
+                            let gy = 0.5 * (f64::from(below[x]) - f64::from(above[x])) * per_unit;
+                            acc.add_gradient(gx, gy);
+                        }
                     }
                 }
             }
