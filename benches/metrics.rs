@@ -6,6 +6,11 @@
 //! Input: with `SKINTEX_PEER_INPUTS` set to the peers' `inputs/` folder, their `before_12mp.jpg`
 //! (a real-skin-like photo the OpenCV reference also measures); otherwise a synthetic 4000 × 3000
 //! skin photo from `synth`. Run: `cargo bench --bench metrics`; threads from `RAYON_NUM_THREADS`.
+//!
+//! The `skintex` binary sets glibc's allocator to keep freed planes (`keep_freed_memory` in
+//! `src/main.rs`); a bench binary does not, and then pays for fresh pages on every plane (about a fifth
+//! of `all`). To time what the binary does, give the bench the same policy through the environment:
+//! `MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_ARENA_MAX=1`.
 
 use std::hint::black_box;
 
