@@ -422,10 +422,15 @@ fn process_baseline(
     let reference = Alignment::reference();
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
     let skin = SkinMask::detect(&photo.rgb);
+    let shading = Shading::new(&photo.rgb);
+    // The colour planes are done with: free them before the metrics' temporaries are allocated
+    // (144 MB at 12 MP; the peak sets how much fresh memory must be faulted in).
+    let Photo { rgb, luminance, .. } = photo;
+    drop(rgb);
     let scale = Scale::new(patient.config.mm_per_px);
     let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
     let measurement = measure(
-        photo.luminance.view(),
+        luminance.view(),
         &region,
         &scale,
         &Affine::IDENTITY,
@@ -433,8 +438,8 @@ fn process_baseline(
         &options.metrics,
     );
     let frame = BaselineFrame {
-        reference: Reference::new(photo.luminance.view(), Some(&skin), &options.align),
-        shading: Shading::new(&photo.rgb),
+        reference: Reference::new(luminance.view(), Some(&skin), &options.align),
+        shading,
         size,
         frame: region,
         scale,
@@ -534,11 +539,14 @@ fn process_session(
         AlignStatus::Failed | AlignStatus::Reference => (None, None),
     };
     entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
+    // The colour planes are done with (as for the baseline).
+    let Photo { rgb, luminance, .. } = photo;
+    drop(rgb);
     // Poorly aligned photos are not measured: their pixels would not be the baseline's skin.
     let measurement = (alignment.status == AlignStatus::Ok).then(|| {
         let slope = photometric.map_or(1.0, |m| m.luminance_log_slope);
         measure(
-            photo.luminance.view(),
+            luminance.view(),
             &base.frame,
             &base.scale,
             &alignment.matrix,
