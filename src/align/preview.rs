@@ -3,10 +3,11 @@
 
 use image::RgbImage;
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use super::geometry::Affine;
 use super::photometric::PhotometricMap;
-use crate::io::colour::linear_to_srgb;
+use crate::io::colour::linear_to_srgb8;
 use crate::kernels::warp::{Interpolation, downsample_area, warp};
 
 /// Renders `rgb` (linear planes of a session photo) in the frame of the baseline
@@ -49,20 +50,24 @@ pub fn aligned_preview(
             out
         })
         .collect();
-    let mut bytes = Vec::with_capacity(out_w * out_h * 3);
-    for y in 0..out_h {
-        for x in 0..out_w {
-            for plane in &planes {
-                bytes.push((linear_to_srgb(f64::from(plane[[y, x]])) * 255.0).round() as u8);
+    let mut bytes = vec![0u8; out_w * out_h * 3];
+    bytes
+        .par_chunks_mut(out_w * 3)
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (x, pixel) in row.chunks_exact_mut(3).enumerate() {
+                for (byte, plane) in pixel.iter_mut().zip(&planes) {
+                    *byte = linear_to_srgb8(plane[[y, x]]);
+                }
             }
-        }
-    }
+        });
     RgbImage::from_raw(out_w as u32, out_h as u32, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::colour::linear_to_srgb;
 
     #[test]
     fn identity_preview_is_the_downscaled_photo() {

@@ -35,6 +35,44 @@ pub fn linear_to_srgb(linear: f64) -> f64 {
     }
 }
 
+/// Encodes linear light to an 8-bit sRGB code: exactly `round(255 · linear_to_srgb(v))` for every
+/// `f32` (NaN gives 0), by a binary search over the 255 code boundaries instead of a `powf` per
+/// value. Previews call it for every pixel of every channel (2.4 million times per photo at the
+/// default 1024 px side), where `powf` was about a tenth of a session's time on one thread.
+#[must_use]
+pub fn linear_to_srgb8(linear: f32) -> u8 {
+    if !(linear > 0.0) {
+        return 0; // zero, negatives and NaN: the clamped curve gives code 0 there
+    }
+    let bits = linear.min(1.0).to_bits();
+    // Codes are non-decreasing in the input, so the code is the number of boundaries at or below it.
+    srgb8_boundaries().partition_point(|&b| b <= bits) as u8
+}
+
+/// `boundaries[k − 1]` is the bit pattern of the smallest positive `f32` in `(0, 1]` whose code is at
+/// least `k`, for k = 1 … 255 (positive floats order like their bit patterns).
+fn srgb8_boundaries() -> &'static [u32; 255] {
+    static TABLE: OnceLock<[u32; 255]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let code = |bits: u32| (linear_to_srgb(f64::from(f32::from_bits(bits))) * 255.0).round();
+        let one = 1f32.to_bits();
+        std::array::from_fn(|i| {
+            let k = (i + 1) as f64;
+            // Smallest bits in [1, one] with code ≥ k (code(one) = 255 ≥ k).
+            let (mut lo, mut hi) = (1u32, one);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if code(mid) >= k {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            lo
+        })
+    })
+}
+
 /// Linear luminance of one linear-light RGB triple.
 #[must_use]
 #[inline]
@@ -61,6 +99,23 @@ pub fn srgb16_table() -> &'static [f32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table-driven 8-bit encoder against the formula it replaces: every boundary and its
+    /// neighbours, a dense sweep, and the special values.
+    #[test]
+    fn srgb8_matches_the_formula_for_every_tested_f32() {
+        let direct = |v: f32| (linear_to_srgb(f64::from(v)) * 255.0).round() as u8;
+        let mut values: Vec<f32> = vec![0.0, -0.0, -1.0, 1.0, 2.0, f32::NAN, f32::INFINITY];
+        values.extend((0..=200_000).map(|i| i as f32 / 200_000.0));
+        for &b in srgb8_boundaries() {
+            for d in [-2i64, -1, 0, 1, 2] {
+                values.push(f32::from_bits((i64::from(b) + d).max(0) as u32));
+            }
+        }
+        for v in values {
+            assert_eq!(linear_to_srgb8(v), direct(v), "{v:e} ({:#x})", v.to_bits());
+        }
+    }
 
     #[test]
     fn transfer_function_round_trips_and_matches_known_points() {
