@@ -41,7 +41,7 @@ pub fn linear_to_srgb(linear: f64) -> f64 {
 /// default 1024 px side), where `powf` was about a tenth of a session's time on one thread.
 #[must_use]
 pub fn linear_to_srgb8(linear: f32) -> u8 {
-    if !(linear > 0.0) {
+    if linear.is_nan() || linear <= 0.0 {
         return 0; // zero, negatives and NaN: the clamped curve gives code 0 there
     }
     let bits = linear.min(1.0).to_bits();
