@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use rayon::prelude::*;
 
 use args::{
     AnalyzeArgs, CheckArgs, Cli, Command, CompareArgs, FormatArg, MeasureArgs, MergeArgs,
@@ -172,10 +173,23 @@ fn run_patients(
         run.failed = true;
     }
     let mut index = Vec::new();
-    for patient in patients {
-        let output = pipeline::analyze_patient(patient, options, &|event| {
-            progress.inc(&format!("{}/{}", event.patient, event.file));
-        });
+    // As many patients at once as there are worker threads: one patient's work has serial stretches
+    // (the baseline before its sessions, the view statistics, the writing) that left a core idle
+    // (174 % CPU of 2 on a 12 MP batch). Reports are still written in archive order, a window at a
+    // time, so memory stays bounded by the window, not the archive.
+    let window = rayon::current_num_threads().max(1);
+    let outputs = patients.chunks(window).flat_map(|chunk| {
+        let analysed: Vec<pipeline::PatientOutput> = chunk
+            .par_iter()
+            .map(|patient| {
+                pipeline::analyze_patient(patient, options, &|event| {
+                    progress.inc(&format!("{}/{}", event.patient, event.file));
+                })
+            })
+            .collect();
+        chunk.iter().zip(analysed)
+    });
+    for (patient, output) in outputs {
         let report = &output.report;
         for issue in &report.errors {
             progress.eprintln(&format!(
@@ -384,7 +398,6 @@ fn regress(args: &RegressArgs, quiet: bool) -> Result<Outcome> {
 }
 
 fn check(args: &CheckArgs, quiet: bool) -> Result<Outcome> {
-    use rayon::prelude::*;
     let load = load_options(args.max_megapixels)?;
     let started = Instant::now();
     let archive = discover(&args.photos, args.shard)?;
