@@ -647,8 +647,6 @@ fn measure_view(
             );
             Some(((k, previous), change))
         })
-        .collect::<Vec<_>>()
-        .into_iter()
         .collect();
     for (k, (&i, summary)) in measured.iter().zip(&summaries).enumerate() {
         let entry = &mut processed[i].entry;

@@ -263,16 +263,20 @@ pub fn detect(
             else {
                 break; // not reached: the blurs return standard-layout planes
             };
-            let dogs: Vec<Dog<'_>> = planes
-                .windows(2)
-                .map(|pair| Dog {
-                    lower: pair[0],
-                    upper: pair[1],
-                    inv,
-                })
-                .collect();
-            let noise = tile_noise(dogs[1], (oh, ow), &samples);
-            let found = extrema(&dogs, 1, (oh, ow), &noise, options.min_snr, edge_limit);
+            let dog = |j: usize| Dog {
+                lower: planes[j],
+                upper: planes[j + 1],
+                inv,
+            };
+            let (below, centre, above) = (dog(0), dog(1), dog(2));
+            let noise = tile_noise(centre, (oh, ow), &samples);
+            let found = extrema(
+                [below, centre, above],
+                (oh, ow),
+                &noise,
+                options.min_snr,
+                edge_limit,
+            );
             for (x, y, s, response, tile_sigma, elongation) in found {
                 blobs.push(Blob {
                     x: step * x,
@@ -505,21 +509,19 @@ fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
     kept
 }
 
-/// Local maxima of `dogs[i]` over its 26 neighbours in space and scale, with sub-pixel and sub-level
-/// offsets: `(x, y, scale offset, response, local spread, elongation)` in octave pixels. Rows in
+/// Local maxima of the centre level of `[below, centre, above]` over its 26 neighbours in space and
+/// scale, with sub-pixel and sub-level offsets: `(x, y, scale offset, response, local spread, elongation)` in octave pixels. Rows in
 /// parallel, each row's maxima in column order, rows concatenated in order: the output does not depend
 /// on threads. The threshold test comes first and rejects nearly every pixel, so the scan walks row
 /// slices tile by tile (one threshold per tile, no per-pixel index arithmetic); only the few survivors
 /// pay for the neighbourhood test.
 fn extrema(
-    dogs: &[Dog<'_>],
-    i: usize,
+    [below, d, above]: [Dog<'_>; 3],
     (h, w): (usize, usize),
     noise: &Array2<f32>,
     min_snr: f64,
     edge_limit: f64,
 ) -> Vec<(f64, f64, f64, f64, f64, f64)> {
-    let (d, below, above) = (dogs[i], dogs[i - 1], dogs[i + 1]);
     if h < 3 || w < 3 {
         return Vec::new();
     }

@@ -117,16 +117,18 @@ fn block_sums(
     // Rows as slices: indexing an ndarray row costs a bounds check and a stride multiplication per
     // access, five accesses per pixel here.
     let z = z.as_standard_layout();
-    let plane = z.as_slice().unwrap_or(&[]);
+    let Some(plane) = z.as_slice() else {
+        // Not reached: a standard-layout array is one slice.
+        return (
+            vec![SurfaceSums::default(); rows * cols],
+            vec![OUTSIDE; rows * cols],
+        );
+    };
     let row_of = |y: usize| &plane[y * w..(y + 1) * w];
     let per_row: Vec<(Vec<SurfaceSums>, Vec<u32>)> = (0..rows)
         .into_par_iter()
         .map(|by| {
             let mut sums = vec![SurfaceSums::default(); cols];
-            if plane.len() < h * w {
-                // Not reached: a standard-layout h × w plane has h · w values.
-                return (sums, vec![OUTSIDE; cols]);
-            }
             for y in by * b..((by + 1) * b).min(h) {
                 let row = row_of(y);
                 // Rows above and below, where both exist.

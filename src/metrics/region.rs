@@ -89,14 +89,7 @@ impl Frame {
     #[must_use]
     pub fn cell_index(&self, x: f64, y: f64) -> Option<u32> {
         let c = self.cell as f64;
-        // For a power-of-two cell (the usual 8 px at 12 MP) multiplying by the reciprocal is exact and
-        // several times cheaper than dividing.
-        let (i, j) = if self.cell.is_power_of_two() {
-            let inv = 1.0 / c;
-            (y * inv, x * inv)
-        } else {
-            (y / c, x / c)
-        };
+        let (i, j) = (y / c, x / c);
         let (rows, cols) = self.skin.dim();
         // Truncation is the floor once negatives (and NaN) are out; `f64::floor` is a libm call on
         // baseline x86-64, and this test runs millions of times per photo (region tests of the
