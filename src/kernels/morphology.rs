@@ -147,12 +147,14 @@ fn disk_filter(
     let ring_floats_per_column = shape.ring_rows() * shape.widths.len();
     let tile = (RING_BYTES / 4 / ring_floats_per_column).max(64).min(w);
     // Bands of rows, several per worker so uneven bands balance. Results do not depend on the band
-    // height (only comparisons), so it may follow the thread count; a band below 8r rows would spend
-    // more on its halo than on itself.
+    // height (only comparisons), so it may follow the thread count; at least 8r rows, so that the
+    // halo (up to 4r rows more) stays under half of a band's own work.
     let band = h
         .div_ceil(4 * rayon::current_num_threads())
         .max(8 * radius)
         .max(16);
+    // The `i`-th chained filter emits its successors' halo columns as well as the tile's.
+    let out_width = |i: usize, tile: usize| tile + 2 * radius * (kinds.len() - 1 - i);
 
     out.par_chunks_mut(band * w)
         .enumerate()
@@ -162,14 +164,12 @@ fn disk_filter(
             let mut stages: Vec<Stage<'_>> = kinds
                 .iter()
                 .enumerate()
-                .map(|(i, &kind)| {
-                    Stage::new(kind, &shape, tile + 2 * radius * (kinds.len() - 1 - i))
-                })
+                .map(|(i, &kind)| Stage::new(kind, &shape, out_width(i, tile)))
                 .collect();
             for x0 in (0..w).step_by(tile) {
                 let tw = tile.min(w - x0);
                 for (i, stage) in stages.iter_mut().enumerate() {
-                    stage.reset(tw + 2 * radius * (kinds.len() - 1 - i));
+                    stage.reset(out_width(i, tw));
                 }
                 let mut emitted = 0usize;
                 for i in 0..rows + 2 * halo {
@@ -209,7 +209,8 @@ fn fill_reflected(dst: &mut [f32], row: &[f32], lo: isize) {
     if a < b {
         dst[(a - lo) as usize..(b - lo) as usize].copy_from_slice(&row[a as usize..b as usize]);
     }
-    for j in (0..(a - lo) as usize).chain(((b - lo).max(a - lo)) as usize..dst.len()) {
+    // lo < w and hi > 0 (a tile starts inside the row), so lo ≤ a ≤ b ≤ hi.
+    for j in (0..(a - lo) as usize).chain((b - lo) as usize..dst.len()) {
         dst[j] = row[reflect(lo + j as isize, row.len())];
     }
 }
@@ -282,6 +283,8 @@ struct Stage<'a> {
     /// `ring_rows` entries, each one array per width (`array_stride` apart); array 0 is the row itself.
     ring: Vec<f32>,
     received: usize,
+    /// Offsets into `ring` of the rows the combination reads, one per disk row, reused between rows.
+    starts: Vec<usize>,
 }
 
 impl<'a> Stage<'a> {
@@ -293,6 +296,7 @@ impl<'a> Stage<'a> {
             out_width: max_out_width,
             ring: vec![0f32; shape.ring_rows() * shape.widths.len() * array_stride(input)],
             received: 0,
+            starts: vec![0; shape.ring_rows()],
         }
     }
 
@@ -336,24 +340,16 @@ impl<'a> Stage<'a> {
 
     /// The output row whose disk covers the last `2r + 1` rows pushed.
     fn emit(&mut self, dst: &mut [f32], residue: Residue<'_>) {
-        let (len, k, r) = (
-            self.input_width(),
-            self.shape.ring_rows(),
-            self.shape.radius,
-        );
-        let stride = array_stride(len);
+        let (stride, k) = (array_stride(self.input_width()), self.shape.ring_rows());
         let oldest = self.received - k;
-        let rows: Vec<&[f32]> = (0..k)
-            .map(|dy| {
-                let slot = (oldest + dy) % k;
-                let width = self.shape.row_width[dy];
-                let at = (slot * self.shape.widths.len() + width) * stride + r;
-                &self.ring[at..at + len - 2 * r]
-            })
-            .collect();
+        for (dy, start) in self.starts.iter_mut().enumerate() {
+            let slot = (oldest + dy) % k;
+            *start = (slot * self.shape.widths.len() + self.shape.row_width[dy]) * stride
+                + self.shape.radius;
+        }
         match self.kind {
-            Kind::Dilate => combine_rows::<Max>(dst, &rows, residue),
-            Kind::Erode => combine_rows::<Min>(dst, &rows, residue),
+            Kind::Dilate => combine_rows::<Max>(dst, &self.ring, &self.starts, residue),
+            Kind::Erode => combine_rows::<Min>(dst, &self.ring, &self.starts, residue),
         }
     }
 }
@@ -401,7 +397,7 @@ fn running_extrema<E: Extremum>(
 /// independent extrema, so the `2r + 1` comparisons per column are not one serial dependency chain.
 const BLOCK: usize = 64;
 
-/// `dst[x] = extremum over dy of rows[dy][x]`, in register blocks: each ring row is read once
+/// `dst[x] = extremum over dy of rows[starts[dy] + x]`, in register blocks: each ring row is read once
 /// and `dst` written once. A width that is not a multiple of the block ends with one block that
 /// overlaps the previous one (recomputing a few columns costs less than a scalar tail: perf put a
 /// third of this function's time in a 28-column scalar remainder).
@@ -410,25 +406,31 @@ const BLOCK: usize = 64;
     "x86_64+avx2+fma",
     "x86_64+sse4.1"
 ))]
-fn combine_rows<E: Extremum>(dst: &mut [f32], rows: &[&[f32]], residue: Residue<'_>) {
-    combine_blocks::<E, BLOCK>(dst, rows, residue);
+fn combine_rows<E: Extremum>(
+    dst: &mut [f32],
+    rows: &[f32],
+    starts: &[usize],
+    residue: Residue<'_>,
+) {
+    combine_blocks::<E, BLOCK>(dst, rows, starts, residue);
 }
 
 #[inline(always)]
 fn combine_blocks<E: Extremum, const B: usize>(
     dst: &mut [f32],
-    rows: &[&[f32]],
+    rows: &[f32],
+    starts: &[usize],
     residue: Residue<'_>,
 ) {
     let tw = dst.len();
     if tw < B {
         if B > 16 {
-            combine_blocks::<E, 16>(dst, rows, residue);
+            combine_blocks::<E, 16>(dst, rows, starts, residue);
         } else {
             for (x, d) in dst.iter_mut().enumerate() {
-                let v = rows[1..]
+                let v = starts[1..]
                     .iter()
-                    .fold(rows[0][x], |a, row| E::pick(a, row[x]));
+                    .fold(rows[starts[0] + x], |a, &s| E::pick(a, rows[s + x]));
                 *d = match residue {
                     Some((reference, sign)) => sign * (v - reference[x]),
                     None => v,
@@ -440,9 +442,9 @@ fn combine_blocks<E: Extremum, const B: usize>(
     let mut x0 = 0;
     loop {
         let mut acc = [0f32; B];
-        acc.copy_from_slice(&rows[0][x0..x0 + B]);
-        for row in &rows[1..] {
-            let row = &row[x0..x0 + B];
+        acc.copy_from_slice(&rows[starts[0] + x0..starts[0] + x0 + B]);
+        for &s in &starts[1..] {
+            let row = &rows[s + x0..s + x0 + B];
             for i in 0..B {
                 acc[i] = E::pick(acc[i], row[i]);
             }
