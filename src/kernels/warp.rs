@@ -4,7 +4,8 @@
 //! in the project's crate survey) and `image`'s resize is slower still. Coordinates follow the report contract: pixel
 //! centres at integers, origin at the top-left pixel's centre. [`warp`] takes the matrix that maps an
 //! *output* pixel to the *source* position it samples (the inverse of the geometric transform), so each
-//! output pixel is computed independently — rows in parallel, the source position stepped along a row.
+//! output pixel is computed independently — bands of rows in parallel; an affine bilinear warp walks
+//! each band in small tiles so that the source rows it reads stay in cache (see `TILE_COLS`).
 //!
 //! Interpolation smooths: bilinear weights act as a low-pass whose attenuation at half the sampling
 //! frequency depends on the sub-pixel phase, so a warped photo reads smoother than the original.
@@ -47,15 +48,23 @@ pub fn warp(
     let data = row_major(&src);
     let m = *matrix;
     let affine = m[2][0] == 0.0 && m[2][1] == 0.0 && m[2][2] == 1.0;
+    if affine && interpolation == Interpolation::Bilinear {
+        out.par_chunks_mut(out_width * TILE_ROWS)
+            .enumerate()
+            .for_each(|(band, rows)| {
+                for x0 in (0..out_width).step_by(TILE_COLS) {
+                    let x1 = (x0 + TILE_COLS).min(out_width);
+                    for (i, row) in rows.chunks_exact_mut(out_width).enumerate() {
+                        let y = band * TILE_ROWS + i;
+                        bilinear_affine_span(&data, w, h, &m, y, x0, &mut row[x0..x1]);
+                    }
+                }
+            });
+        return plane(out_height, out_width, out);
+    }
     out.par_chunks_mut(out_width)
         .enumerate()
-        .for_each(|(y, row)| {
-            if affine && interpolation == Interpolation::Bilinear {
-                bilinear_affine_row(&data, w, h, &m, y, row);
-                return;
-            }
-            general_row(&data, w, h, &m, affine, interpolation, y, row);
-        });
+        .for_each(|(y, row)| general_row(&data, w, h, &m, affine, interpolation, y, row));
     plane(out_height, out_width, out)
 }
 
@@ -103,58 +112,97 @@ fn general_row(
     }
 }
 
-/// Output pixels per chunk in the affine bilinear fast path.
-const CHUNK: usize = 16;
+/// Output tile of the affine bilinear path: `TILE_ROWS` rows (one parallel task) walked `TILE_COLS`
+/// columns at a time. Under a rotation an output row crosses source rows, so whole rows walked one
+/// after another touched a few hundred source rows at once and most taps missed L2; a 64-column tile
+/// keeps its source footprint in L1. Measured on the 12 MP benchmark warp (3°, scale 1.02), one
+/// thread: whole rows 54 ms; tiles 256, 128, 64 columns wide 53, 45, 45 ms (32 rows tall; 8, 64, 128
+/// or 256 rows were no better).
+const TILE_ROWS: usize = 32;
+const TILE_COLS: usize = 64;
 
-/// One output row of an affine bilinear warp. Chunks whose taps all lie inside the source skip the
-/// border reflection and read each tap pair as one slice. Edge chunks take the general path. Both use
-/// exactly the arithmetic of [`bilinear`], so the path a pixel takes never changes its value.
+/// Every `PROBE_STEP`-th pixel of a span loads its lower tap ahead of the gather stage. perf put a
+/// third of the warp on the lower-row loads, each the first touch of a source line and each waiting
+/// for memory with little else in flight; a loop of nothing but those loads keeps many misses in flight
+/// at once, and the gather then finds the lines in cache. 12 MP, one thread: 45 → 38 ms (every 8th
+/// pixel 41 ms; every 2nd, 48 ms).
+const PROBE_STEP: usize = 4;
+
+/// A span of at most `TILE_COLS` pixels of one output row of an affine bilinear warp. A span whose
+/// taps all lie inside the source runs the staged path below; a span that reaches the border takes
+/// [`bilinear`] per pixel. Both use exactly the arithmetic of [`bilinear`], so the path a pixel takes
+/// never changes its value (`tiled_affine_path_equals_per_pixel_bilinear`).
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "x86_64+sse4.1"
 ))]
-fn bilinear_affine_row(
+// Index loops: each stage addresses several arrays at the same position.
+#[allow(clippy::needless_range_loop)]
+fn bilinear_affine_span(
     data: &[f32],
     w: usize,
     h: usize,
     m: &[[f64; 3]; 3],
     y: usize,
+    x_start: usize,
     row: &mut [f32],
 ) {
+    let n = row.len().min(TILE_COLS);
     let yf = y as f64;
-    let (xmax, ymax) = (w as f64 - 0.5, h as f64 - 0.5);
+    let mut sx = [0f64; TILE_COLS];
+    let mut sy = [0f64; TILE_COLS];
+    for i in 0..n {
+        let xf = (x_start + i) as f64;
+        sx[i] = m[0][0] * xf + m[0][1] * yf + m[0][2];
+        sy[i] = m[1][0] * xf + m[1][1] * yf + m[1][2];
+    }
     // Interior: the 2 × 2 taps at floor(s) and floor(s) + 1 are all inside the image.
     let (in_x, in_y) = (w as f64 - 1.0, h as f64 - 1.0);
-    for (c, out) in row.chunks_mut(CHUNK).enumerate() {
-        let x0 = c * CHUNK;
-        let n = out.len();
-        let mut sx = [0f64; CHUNK];
-        let mut sy = [0f64; CHUNK];
+    let interior = (0..n).fold(true, |all, i| {
+        all & (sx[i] >= 0.0) & (sy[i] >= 0.0) & (sx[i] < in_x) & (sy[i] < in_y)
+    });
+    if !interior {
+        let (xmax, ymax) = (w as f64 - 0.5, h as f64 - 0.5);
         for i in 0..n {
-            let xf = (x0 + i) as f64;
-            sx[i] = m[0][0] * xf + m[0][1] * yf + m[0][2];
-            sy[i] = m[1][0] * xf + m[1][1] * yf + m[1][2];
-        }
-        let interior = (0..n).all(|i| sx[i] >= 0.0 && sy[i] >= 0.0 && sx[i] < in_x && sy[i] < in_y);
-        if interior {
-            for i in 0..n {
-                // Interior coordinates are ≥ 0, where truncation is floor (and needs no libm call).
-                let (xi, yi) = (sx[i] as usize, sy[i] as usize);
-                let (fx, fy) = ((sx[i] - xi as f64) as f32, (sy[i] - yi as f64) as f32);
-                let p = yi * w + xi;
-                let (t, b) = (&data[p..p + 2], &data[p + w..p + w + 2]);
-                let top = t[0] + fx * (t[1] - t[0]);
-                let bottom = b[0] + fx * (b[1] - b[0]);
-                out[i] = top + fy * (bottom - top);
-            }
-        } else {
-            for i in 0..n {
-                if sx[i] >= -0.5 && sy[i] >= -0.5 && sx[i] <= xmax && sy[i] <= ymax {
-                    out[i] = bilinear(data, w, h, sx[i], sy[i]);
-                }
+            if sx[i] >= -0.5 && sy[i] >= -0.5 && sx[i] <= xmax && sy[i] <= ymax {
+                row[i] = bilinear(data, w, h, sx[i], sy[i]);
             }
         }
+        return;
+    }
+    // Three stages, each a loop over the whole span, so that the first and last vectorise and only
+    // the loads in between are scalar; a stage reads what the previous one stored long before, so no
+    // load waits on a store still in flight.
+    // 1. Tap index and fractions. Interior coordinates are ≥ 0, where truncation is floor.
+    let mut at = [0usize; TILE_COLS];
+    let mut fx = [0f32; TILE_COLS];
+    let mut fy = [0f32; TILE_COLS];
+    for i in 0..n {
+        let (xi, yi) = (sx[i] as usize, sy[i] as usize);
+        fx[i] = (sx[i] - xi as f64) as f32;
+        fy[i] = (sy[i] - yi as f64) as f32;
+        at[i] = yi * w + xi;
+    }
+    // Probe loads (see `PROBE_STEP`); `black_box` keeps them from being optimised away.
+    let mut probe = [0f32; TILE_COLS / PROBE_STEP];
+    for (k, i) in (0..n).step_by(PROBE_STEP).enumerate() {
+        probe[k] = data[at[i] + w];
+    }
+    std::hint::black_box(&probe);
+    // 2. The four taps.
+    let mut taps = [[0f32; TILE_COLS]; 4];
+    for i in 0..n {
+        let p = at[i];
+        let (t, b) = (&data[p..p + 2], &data[p + w..p + w + 2]);
+        (taps[0][i], taps[1][i], taps[2][i], taps[3][i]) = (t[0], t[1], b[0], b[1]);
+    }
+    // 3. The blend: exactly the arithmetic of `bilinear`.
+    let [tl, tr, bl, br] = &taps;
+    for i in 0..n {
+        let top = tl[i] + fx[i] * (tr[i] - tl[i]);
+        let bottom = bl[i] + fx[i] * (br[i] - bl[i]);
+        row[i] = top + fy[i] * (bottom - top);
     }
 }
 
@@ -349,6 +397,43 @@ mod tests {
         }
         assert!(sample_bilinear(img.view(), 39.5, 3.0).is_none());
         assert_eq!(sample_bilinear(img.view(), 39.0, 29.0), Some(img[[29, 39]]));
+    }
+
+    #[test]
+    fn tiled_affine_path_equals_per_pixel_bilinear() {
+        // Rotated, scaled and shifted so that tiles meet the border on every side, on a size that is
+        // no multiple of the tile: the tiled, staged path must give exactly what `bilinear` gives for
+        // each pixel on its own, and the fill outside.
+        let img = textured(77, 203, 6);
+        let (s, c) = (
+            7f64.to_radians().sin() * 1.05,
+            7f64.to_radians().cos() * 1.05,
+        );
+        let m = [[c, -s, 3.3], [s, c, -4.6], [0.0, 0.0, 1.0]];
+        let (oh, ow) = (81, 197);
+        let fill = -7.0;
+        let warped = warp(img.view(), &m, oh, ow, Interpolation::Bilinear, fill);
+        let (h, w) = img.dim();
+        let data: Vec<f32> = img.iter().copied().collect();
+        let mut interior = 0;
+        for ((y, x), &got) in warped.indexed_iter() {
+            let (xf, yf) = (x as f64, y as f64);
+            let sx = m[0][0] * xf + m[0][1] * yf + m[0][2];
+            let sy = m[1][0] * xf + m[1][1] * yf + m[1][2];
+            let inside = sx >= -0.5 && sy >= -0.5 && sx <= w as f64 - 0.5 && sy <= h as f64 - 0.5;
+            let want = if inside {
+                bilinear(&data, w, h, sx, sy)
+            } else {
+                fill
+            };
+            interior += usize::from(inside);
+            assert_eq!(got.to_bits(), want.to_bits(), "({y}, {x})");
+        }
+        assert!(
+            interior > oh * ow / 2,
+            "the test must exercise the interior path"
+        );
+        assert_thread_independent(|| warp(img.view(), &m, oh, ow, Interpolation::Bilinear, fill));
     }
 
     #[test]
