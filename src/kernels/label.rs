@@ -164,7 +164,7 @@ pub fn label(
 
 /// Pixels scanned at a time when looking for runs. A chunk that is all clear (most of a sparse mask)
 /// or all set costs one vectorised reduction instead of a branch per pixel: on the benchmark's 12 MP
-/// top-hat mask the run search went from 4.3 to about 0.8 ms on one thread.
+/// top-hat mask the run search went from 3.1 to 0.8 ms on one thread (min of 30).
 const SCAN_CHUNK: usize = 64;
 
 /// The runs of set pixels in one row, left to right.
