@@ -182,6 +182,7 @@ fn depressions(
     let max_radius_px = 0.5 * options.scar_max_diameter_mm * px_per_mm;
     let detect = options.detect_options(max_radius_px);
     let calibration = Calibration::get();
+    let pore_min_px = options.pore_min_diameter_mm * px_per_mm;
     let pore_max_px = options.pore_max_diameter_mm * px_per_mm;
     let scar_max_px = options.scar_max_diameter_mm * px_per_mm;
     let pore_min_depth = options.pore_min_depth();
@@ -210,7 +211,8 @@ fn depressions(
             snr,
         };
         if diameter <= pore_max_px {
-            if depth >= pore_min_depth
+            if diameter >= pore_min_px
+                && depth >= pore_min_depth
                 && snr >= options.pore_min_snr
                 && blob.elongation <= options.pore_max_elongation
             {

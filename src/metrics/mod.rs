@@ -44,6 +44,10 @@ pub struct MetricOptions {
     pub s_filter_mm: f64,
     /// L-filter cut-off, mm: separates skin texture from facial form and lighting (40 px nominal).
     pub l_filter_mm: f64,
+    /// Smallest half-depth diameter of a pore, mm. A floor in mm, not the detector's resolution limit
+    /// (about 2.2 px): that limit is in each photo's own pixels, so a session taken a little closer
+    /// would resolve, and count, pores the baseline could not.
+    pub pore_min_diameter_mm: f64,
     /// Largest half-depth diameter of a pore, mm; larger depressions are scars. Enlarged pores reach
     /// about 0.6 mm.
     pub pore_max_diameter_mm: f64,
@@ -71,6 +75,7 @@ impl Default for MetricOptions {
         Self {
             s_filter_mm: 0.25,
             l_filter_mm: 2.0,
+            pore_min_diameter_mm: 0.12,
             pore_max_diameter_mm: 0.75,
             pore_min_contrast: 0.085,
             pore_min_snr: 3.0,
