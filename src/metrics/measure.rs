@@ -265,6 +265,72 @@ mod tests {
     use crate::metrics::skin::SkinMask;
     use ndarray::Array2;
 
+    /// The pore floor is in mm: on a photo at 0.02 mm/px, a clear pore of 0.09 mm (4.5 px, well above
+    /// the detector's ~2.2 px limit) is found but not counted, one of 0.16 mm is counted; with the floor
+    /// at 0 both are counted, so it is the floor that drops the small one.
+    #[test]
+    fn pores_below_the_diameter_floor_are_not_counted() {
+        let (h, w) = (300usize, 300usize);
+        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32);
+        // (centre x, centre y, half-depth diameter px) at contrast 25 %, on faint texture.
+        let pores = [(100.0, 150.0, 4.5), (200.0, 150.0, 8.0)];
+        let shade = |x: usize, y: usize| {
+            let hash = crate::synth::noise::hash2(3, x as i64, y as i64);
+            let texture = 1.0 + 0.01 * (crate::synth::noise::unit_from_hash(hash) - 0.5);
+            let depth: f64 = pores
+                .iter()
+                .map(|&(cx, cy, d)| 0.25 * blobs::soft_disk_coverage(x, y, cx, cy, d / 2.0))
+                .sum();
+            (texture * (1.0 - depth)) as f32
+        };
+        let rgb: [Array2<f32>; 3] =
+            std::array::from_fn(|c| Array2::from_shape_fn((h, w), |(y, x)| skin[c] * shade(x, y)));
+        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
+            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
+        });
+        let scale = Scale::new(Some(0.02));
+        let counted = |options: &MetricOptions| {
+            let frame = Frame::new(
+                &SkinMask::detect(&rgb),
+                None,
+                options.filter_margin_px(&scale),
+                (w, h),
+            );
+            let m = measure(
+                luminance.view(),
+                &frame,
+                &scale,
+                &Affine::IDENTITY,
+                1.0,
+                options,
+            );
+            pores.map(|(cx, cy, _)| {
+                m.pores
+                    .iter()
+                    .find(|p| (p.x - cx).hypot(p.y - cy) < 1.0)
+                    .map(|p| p.diameter_px)
+            })
+        };
+        let defaults = MetricOptions::default();
+        assert!((defaults.pore_min_diameter_mm - 0.12).abs() < 1e-12);
+        let [small, large] = counted(&defaults);
+        assert_eq!(small, None, "0.09 mm pore counted");
+        let large = large.expect("0.16 mm pore not counted");
+        assert!(
+            (large / 8.0 - 1.0).abs() < 0.1,
+            "diameter {large} px, true 8"
+        );
+        let [small, _] = counted(&MetricOptions {
+            pore_min_diameter_mm: 0.0,
+            ..defaults
+        });
+        let small = small.expect("0.09 mm pore not found without the floor");
+        assert!(
+            (small / 4.5 - 1.0).abs() < 0.1,
+            "diameter {small} px, true 4.5"
+        );
+    }
+
     /// A skin-coloured photo whose left half carries fine texture three times stronger than its right
     /// half: the local Sq map says so cell by cell, and the map is the same whatever the thread count.
     #[test]

@@ -1,9 +1,10 @@
 //! Pore metrics of one session over the measured region: count, density, size, area and positions.
 //!
-//! Pores are the small dark round blobs of [`super::blobs`] (half-depth diameter up to
-//! [`super::MetricOptions::pore_max_diameter_mm`], contrast and signal-to-noise above the options'
-//! thresholds, not elongated). The diameter is the calibrated half-depth diameter, not the detector's
-//! scale; densities are per megapixel of baseline pixels always, per cm² when calibrated.
+//! Pores are the small dark round blobs of [`super::blobs`] (half-depth diameter from
+//! [`super::MetricOptions::pore_min_diameter_mm`] to [`super::MetricOptions::pore_max_diameter_mm`],
+//! contrast and signal-to-noise above the options' thresholds, not elongated). The diameter is the
+//! calibrated half-depth diameter, not the detector's scale; densities are per megapixel of baseline
+//! pixels always, per cm² when calibrated.
 
 use serde::{Deserialize, Serialize};
 
