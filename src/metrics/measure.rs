@@ -265,16 +265,53 @@ mod tests {
     use crate::metrics::skin::SkinMask;
     use ndarray::Array2;
 
+    /// A skin-coloured photo of `(h, w)` px, each pixel's colour scaled by `shade(x, y)`: its linear
+    /// colour planes and luminance.
+    fn skin_photo(
+        (h, w): (usize, usize),
+        shade: impl Fn(usize, usize) -> f32,
+    ) -> ([Array2<f32>; 3], Array2<f32>) {
+        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32);
+        let rgb: [Array2<f32>; 3] =
+            std::array::from_fn(|c| Array2::from_shape_fn((h, w), |(y, x)| skin[c] * shade(x, y)));
+        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
+            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
+        });
+        (rgb, luminance)
+    }
+
+    /// The photo's region (its skin mask, no ROI) and its measurement as a view's baseline.
+    fn measure_as_baseline(
+        (rgb, luminance): &([Array2<f32>; 3], Array2<f32>),
+        scale: &Scale,
+        options: &MetricOptions,
+    ) -> (Frame, Measurement) {
+        let (h, w) = luminance.dim();
+        let frame = Frame::new(
+            &SkinMask::detect(rgb),
+            None,
+            options.filter_margin_px(scale),
+            (w, h),
+        );
+        let m = measure(
+            luminance.view(),
+            &frame,
+            scale,
+            &Affine::IDENTITY,
+            1.0,
+            options,
+        );
+        (frame, m)
+    }
+
     /// The pore floor is in mm: on a photo at 0.02 mm/px, a clear pore of 0.09 mm (4.5 px, well above
     /// the detector's ~2.2 px limit) is found but not counted, one of 0.16 mm is counted; with the floor
     /// at 0 both are counted, so it is the floor that drops the small one.
     #[test]
     fn pores_below_the_diameter_floor_are_not_counted() {
-        let (h, w) = (300usize, 300usize);
-        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32);
         // (centre x, centre y, half-depth diameter px) at contrast 25 %, on faint texture.
         let pores = [(100.0, 150.0, 4.5), (200.0, 150.0, 8.0)];
-        let shade = |x: usize, y: usize| {
+        let photo = skin_photo((300, 300), |x, y| {
             let hash = crate::synth::noise::hash2(3, x as i64, y as i64);
             let texture = 1.0 + 0.01 * (crate::synth::noise::unit_from_hash(hash) - 0.5);
             let depth: f64 = pores
@@ -282,28 +319,10 @@ mod tests {
                 .map(|&(cx, cy, d)| 0.25 * blobs::soft_disk_coverage(x, y, cx, cy, d / 2.0))
                 .sum();
             (texture * (1.0 - depth)) as f32
-        };
-        let rgb: [Array2<f32>; 3] =
-            std::array::from_fn(|c| Array2::from_shape_fn((h, w), |(y, x)| skin[c] * shade(x, y)));
-        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
-            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
         });
         let scale = Scale::new(Some(0.02));
         let counted = |options: &MetricOptions| {
-            let frame = Frame::new(
-                &SkinMask::detect(&rgb),
-                None,
-                options.filter_margin_px(&scale),
-                (w, h),
-            );
-            let m = measure(
-                luminance.view(),
-                &frame,
-                &scale,
-                &Affine::IDENTITY,
-                1.0,
-                options,
-            );
+            let (_, m) = measure_as_baseline(&photo, &scale, options);
             pores.map(|(cx, cy, _)| {
                 m.pores
                     .iter()
@@ -336,38 +355,22 @@ mod tests {
     #[test]
     fn local_roughness_map_follows_the_texture() {
         let (h, w) = (400usize, 600usize);
-        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0) as f32);
-        let texture = |x: usize, y: usize| {
+        let photo = skin_photo((h, w), |x, y| {
             let hash = crate::synth::noise::hash2(7, x as i64, y as i64);
             let n = crate::synth::noise::unit_from_hash(hash) as f32 - 0.5;
             let amplitude = if x < w / 2 { 0.15 } else { 0.05 };
             (amplitude * n).exp()
-        };
-        let rgb: [Array2<f32>; 3] = std::array::from_fn(|c| {
-            Array2::from_shape_fn((h, w), |(y, x)| skin[c] * texture(x, y))
-        });
-        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
-            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
         });
         let options = MetricOptions::default();
         let scale = Scale::new(Some(0.05));
-        let mask = SkinMask::detect(&rgb);
-        let frame = Frame::new(&mask, None, options.filter_margin_px(&scale), (w, h));
         let run = || {
-            let m = measure(
-                luminance.view(),
-                &frame,
-                &scale,
-                &Affine::IDENTITY,
-                1.0,
-                &options,
-            );
+            let (frame, m) = measure_as_baseline(&photo, &scale, &options);
             let everywhere = Array2::from_elem(frame.dim(), true);
-            crate::metrics::tiles::local_sq(&frame, &everywhere, &m, 0)
+            let map = crate::metrics::tiles::local_sq(&frame, &everywhere, &m, 0);
+            (map, frame.cell())
         };
-        let map = crate::kernels::testutil::with_threads(1, run);
+        let (map, cell) = crate::kernels::testutil::with_threads(1, run);
         let (rows, cols) = map.dim();
-        let cell = frame.cell();
         let mean_sq = |left: bool| {
             let values: Vec<f32> = (rows / 4..3 * rows / 4)
                 .flat_map(|i| (0..cols).map(move |j| (i, j)))
@@ -389,7 +392,7 @@ mod tests {
             "left {left}, right {right}, ratio {}",
             left / right
         );
-        let two = crate::kernels::testutil::with_threads(2, run);
+        let (two, _) = crate::kernels::testutil::with_threads(2, run);
         assert!(
             map.iter()
                 .zip(&two)
