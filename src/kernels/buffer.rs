@@ -6,16 +6,25 @@
 //! transparent huge pages (`madvise(MADV_HUGEPAGE)`, as numpy does for its large arrays; the usual THP
 //! mode is "madvise") before the first touch backs the buffer with 2 MiB pages: about 24 faults.
 //!
+//! Such buffers are also faulted in from all workers before the kernel that fills them runs
+//! (`fault_in`), so the kernel's page zeroing is shared out rather than queued behind one thread.
+//!
 //! One of the two places with `unsafe` code in skintex (the other is `keep_freed_memory` in
 //! `src/main.rs`): one advisory system call on memory the `Vec` owns.
 
+use rayon::prelude::*;
+
 /// Below this size a buffer is left to the allocator as it is.
 const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
+
+/// The size of a transparent huge page on x86-64 and most Linux configurations.
+const HUGE_PAGE: usize = 2 << 20;
 
 /// A zeroed `f32` buffer of `len` elements.
 pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
     let mut v = vec![0f32; len];
     advise_huge_pages(&mut v);
+    fault_in(&mut v);
     v
 }
 
@@ -32,7 +41,33 @@ pub(crate) fn filled_f32(len: usize, value: f32) -> Vec<f32> {
 pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
     let mut v = vec![0u32; len];
     advise_huge_pages(&mut v);
+    fault_in(&mut v);
     v
+}
+
+/// Faults a large fresh buffer's pages in from all rayon workers at once, before the kernel that
+/// fills it starts: one write per huge page.
+///
+/// Why: the kernel zeroes each page on its first write (about 2.5 ms for a 12 MP `f32` plane here),
+/// and left to the first writes of the filling pass, the faults fall wherever that pass first
+/// touches. The vertical Gaussian pass touches every page of the plane in its first 64-column chunk,
+/// so there one worker zeroed the whole plane while the other waited behind it on the same pages; and
+/// the zeroing, in the middle of the computation, evicted its working set. Measured on the 12 MP σ = 8
+/// blur (min of 30): one thread 17.1 → 16.5 ms, two threads 10.0 → 9.6 ms.
+fn fault_in<T: Copy + Default + Send>(v: &mut [T]) {
+    if size_of_val(v) < HUGE_PAGE_THRESHOLD {
+        return;
+    }
+    let per_page = HUGE_PAGE / size_of::<T>().max(1);
+    v.par_chunks_mut(per_page).for_each(|page| {
+        // Both ends: a chunk need not start on a page boundary, so it may span two pages.
+        if let Some(first) = page.first_mut() {
+            *first = T::default();
+        }
+        if let Some(last) = page.last_mut() {
+            *last = T::default();
+        }
+    });
 }
 
 /// Advises the kernel to back `v`'s memory with huge pages. Must run before the memory is first
