@@ -272,7 +272,7 @@ fn padding(sigma: f32) -> usize {
 fn recursive_blur(src: &[f32], w: usize, h: usize, sigma: f32) -> Array2<f32> {
     let coeffs = Cascade::new(sigma);
     let pad = padding(sigma);
-    let mut out = super::zeroed_plane(h, w);
+    let mut out = super::prefaulted_plane(h, w);
     recursive_columns(src, w, h, &mut out, coeffs, pad);
     if let Some(data) = out.as_slice_mut() {
         recursive_rows_in_place(data, w, coeffs, pad);

@@ -74,9 +74,9 @@ pub(crate) fn plane(height: usize, width: usize, data: Vec<f32>) -> Array2<f32> 
     Array2::from_shape_vec((height, width), data).unwrap_or_else(|_| Array2::zeros((height, width)))
 }
 
-/// A zeroed plane backed by huge pages where possible ([`buffer`]).
-pub(crate) fn zeroed_plane(height: usize, width: usize) -> Array2<f32> {
-    plane(height, width, buffer::zeroed_f32(height * width))
+/// A zeroed plane backed by huge pages where possible, its pages already faulted in ([`buffer`]).
+pub(crate) fn prefaulted_plane(height: usize, width: usize) -> Array2<f32> {
+    plane(height, width, buffer::prefaulted_f32(height * width))
 }
 
 #[cfg(test)]
