@@ -18,8 +18,8 @@
 //!   **4.2 % at σ = 2, 2.9 % at σ = 3, 2.4 % at σ = 4, ≤ 2.1 % for σ ≥ 8**; on textured photos the
 //!   error is under 1 % of the image's range (the property test `recursive_matches_exact_on_any_size`).
 //!
-//! The recursive filter's layout, for speed (12 MP σ = 8 on one thread went from 27 to about 17 ms
-//! with the last three): the vertical pass walks 64-column chunks with the recursion state in
+//! The recursive filter's layout, for speed (12 MP σ = 8, min of 30 runs on one thread: 25.6 ms in
+//! the layout before, 15–16 ms in this one): the vertical pass walks 64-column chunks with the recursion state in
 //! registers; the horizontal pass transposes 16-row blocks into 16-lane vectors so the recursion runs
 //! down vectors instead of along scalar rows, recurses two blocks side by side, and transposes with
 //! AVX-512 shuffles where the CPU has them (`avx512`: the one place with intrinsics, all safe calls).
@@ -288,7 +288,7 @@ const LANES: usize = 16;
 /// The horizontal pass, in place on `data` (each block reads its rows whole before writing them).
 fn recursive_rows_in_place(data: &mut [f32], w: usize, c: Cascade, pad: usize) {
     let len = w + 2 * pad;
-    // Two blocks of `LANES` rows per task, recursed side by side (see `recurse_lane_pair`).
+    // Two blocks of `LANES` rows per task, recursed side by side (see `recurse_lanes`).
     data.par_chunks_mut(2 * LANES * w).for_each(|rows| {
         LANE_BUFFERS.with_borrow_mut(|(first_buf, second_buf)| {
             first_buf.resize(len, [0.0; LANES]);
@@ -296,10 +296,10 @@ fn recursive_rows_in_place(data: &mut [f32], w: usize, c: Cascade, pad: usize) {
             let (first, second) = rows.split_at_mut(rows.len().min(LANES * w));
             transpose_in(first, w, first.len() / w, pad, first_buf);
             if second.is_empty() {
-                recurse_lanes(first_buf, c);
+                recurse_lanes([&mut first_buf[..]], c);
             } else {
                 transpose_in(second, w, second.len() / w, pad, second_buf);
-                recurse_lane_pair(first_buf, second_buf, c);
+                recurse_lanes([&mut first_buf[..], &mut second_buf[..]], c);
                 transpose_out(second_buf, w, pad, second);
             }
             transpose_out(first_buf, w, pad, first);
@@ -309,9 +309,9 @@ fn recursive_rows_in_place(data: &mut [f32], w: usize, c: Cascade, pad: usize) {
 
 thread_local! {
     /// Each worker's two lane buffers for the horizontal pass, kept from call to call. At 12 MP each
-    /// is 260 KB: allocated per task they came from `mmap` each time, and their page faults (which
-    /// serialise threads on the kernel's memory lock) cost the 12 MP σ = 8 blur about 1.5 ms on two
-    /// threads. Every position a block reads is written first by `transpose_in` (both buffers are
+    /// is 260 KB: allocated per task they came from `mmap` each time, with page faults that serialise
+    /// threads on the kernel's memory lock (timers around the 12 MP σ = 8 horizontal pass on two
+    /// threads: 7.5 ms with per-task buffers, 5.8 ms with these). Every position a block reads is written first by `transpose_in` (both buffers are
     /// exactly `w + 2·pad` long when used), so nothing a previous call left reaches a result.
     static LANE_BUFFERS: std::cell::RefCell<(LaneBuffer, LaneBuffer)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
@@ -493,61 +493,52 @@ mod avx512 {
     }
 }
 
-/// Forward then backward recursion over `buf`, each position a vector of independent lanes, relative
-/// to the first position's samples (see [`Cascade`]).
+/// Forward then backward recursion over each of `N` lane buffers of one length, each position a
+/// vector of independent lanes, relative to the buffer's first position's samples (see [`Cascade`]).
+///
+/// The buffers are recursed side by side, not one after the other: one buffer's recursion is one
+/// dependency chain per position (a multiply and an add, 6 cycles), which on its own leaves the vector
+/// units mostly idle; two independent chains in one loop overlap. Each lane's arithmetic is the same
+/// whatever `N`.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "x86_64+sse4.1"
 ))]
-fn recurse_lanes(buf: &mut [[f32; LANES]], c: Cascade) {
-    let n = buf.len();
-    let reference = buf[0];
+// Position, buffer and lane index the buffers, the reference and the three state arrays alike: index
+// loops say that best.
+#[allow(clippy::needless_range_loop)]
+fn recurse_lanes<const N: usize>(bufs: [&mut [[f32; LANES]]; N], c: Cascade) {
+    let n = bufs.iter().map(|b| b.len()).min().unwrap_or(0);
+    if n == 0 {
+        return;
+    }
+    let reference: [[f32; LANES]; N] = std::array::from_fn(|i| bufs[i][0]);
     // Steady state for a constant signal equal to the first sample: relative to it, all zero.
-    let (mut u1, mut v1, mut v2) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
-    for cell in buf.iter_mut() {
-        for l in 0..LANES {
-            cell[l] = c.step(cell[l] - reference[l], &mut u1[l], &mut v1[l], &mut v2[l]);
+    let (mut u1, mut v1, mut v2) = ([[0f32; LANES]; N], [[0f32; LANES]; N], [[0f32; LANES]; N]);
+    for p in 0..n {
+        for i in 0..N {
+            let cell = &mut bufs[i][p];
+            for l in 0..LANES {
+                cell[l] = c.step(
+                    cell[l] - reference[i][l],
+                    &mut u1[i][l],
+                    &mut v1[i][l],
+                    &mut v2[i][l],
+                );
+            }
         }
     }
     // Backward, from the steady state of the last forward output.
-    let last = buf[n - 1];
+    let last: [[f32; LANES]; N] = std::array::from_fn(|i| bufs[i][n - 1]);
     let (mut u1, mut v1, mut v2) = (last, last, last);
-    for cell in buf.iter_mut().rev() {
-        for l in 0..LANES {
-            cell[l] = c.step(cell[l], &mut u1[l], &mut v1[l], &mut v2[l]) + reference[l];
-        }
-    }
-}
-
-/// [`recurse_lanes`] on two buffers of the same length at once, with the same arithmetic per lane.
-///
-/// Why: one buffer's recursion is one dependency chain per position (a multiply and an add, 6 cycles),
-/// so on its own it leaves the vector units mostly idle; two independent chains in one loop overlap.
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
-    "x86_64+avx2+fma",
-    "x86_64+sse4.1"
-))]
-fn recurse_lane_pair(a: &mut [[f32; LANES]], b: &mut [[f32; LANES]], c: Cascade) {
-    let n = a.len().min(b.len());
-    let (ra, rb) = (a[0], b[0]);
-    let zero = [0f32; LANES];
-    let (mut ua, mut va1, mut va2) = (zero, zero, zero);
-    let (mut ub, mut vb1, mut vb2) = (zero, zero, zero);
-    for (ca, cb) in a[..n].iter_mut().zip(&mut b[..n]) {
-        for l in 0..LANES {
-            ca[l] = c.step(ca[l] - ra[l], &mut ua[l], &mut va1[l], &mut va2[l]);
-            cb[l] = c.step(cb[l] - rb[l], &mut ub[l], &mut vb1[l], &mut vb2[l]);
-        }
-    }
-    let (la, lb) = (a[n - 1], b[n - 1]);
-    let (mut ua, mut va1, mut va2) = (la, la, la);
-    let (mut ub, mut vb1, mut vb2) = (lb, lb, lb);
-    for (ca, cb) in a[..n].iter_mut().zip(&mut b[..n]).rev() {
-        for l in 0..LANES {
-            ca[l] = c.step(ca[l], &mut ua[l], &mut va1[l], &mut va2[l]) + ra[l];
-            cb[l] = c.step(cb[l], &mut ub[l], &mut vb1[l], &mut vb2[l]) + rb[l];
+    for p in (0..n).rev() {
+        for i in 0..N {
+            let cell = &mut bufs[i][p];
+            for l in 0..LANES {
+                cell[l] =
+                    c.step(cell[l], &mut u1[i][l], &mut v1[i][l], &mut v2[i][l]) + reference[i][l];
+            }
         }
     }
 }
