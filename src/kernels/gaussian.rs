@@ -111,9 +111,7 @@ pub fn gaussian_blur_with(
         recursive_blur(&data, w, h, sigma)
     } else {
         let k = gaussian_kernel(sigma);
-        let mut out = super::buffer::zeroed_f32(w * h);
-        convolve_slices(&data, w, h, &mut out, &k, &k);
-        plane(h, w, out)
+        plane(h, w, convolve_slices(&data, w, h, &k, &k))
     }
 }
 

@@ -41,17 +41,31 @@ pub fn warp(
     fill: f32,
 ) -> Array2<f32> {
     let (h, w) = src.dim();
-    let mut out = super::buffer::filled_f32(out_height * out_width, fill);
     if h == 0 || w == 0 || out_height == 0 || out_width == 0 {
-        return plane(out_height, out_width, out);
+        return plane(
+            out_height,
+            out_width,
+            super::buffer::filled_f32(out_height * out_width, fill),
+        );
     }
     let data = row_major(&src);
     let m = *matrix;
     let affine = m[2][0] == 0.0 && m[2][1] == 0.0 && m[2][2] == 1.0;
-    if affine && interpolation == Interpolation::Bilinear {
-        out.par_chunks_mut(out_width * TILE_ROWS)
-            .enumerate()
-            .for_each(|(band, rows)| {
+    // Bands of output rows made in a scratch band and copied out once (`buffer::banded`): the
+    // output is never zeroed or filled first.
+    let out = super::buffer::banded(
+        out_height * out_width,
+        out_width * TILE_ROWS,
+        |band, rows: &mut [f32]| {
+            // Positions outside the source keep this.
+            rows.fill(fill);
+            for (i, row) in rows.chunks_exact_mut(out_width).enumerate() {
+                let y = band * TILE_ROWS + i;
+                if !(affine && interpolation == Interpolation::Bilinear) {
+                    general_row(&data, w, h, &m, affine, interpolation, y, row);
+                }
+            }
+            if affine && interpolation == Interpolation::Bilinear {
                 for x0 in (0..out_width).step_by(TILE_COLS) {
                     let x1 = (x0 + TILE_COLS).min(out_width);
                     for (i, row) in rows.chunks_exact_mut(out_width).enumerate() {
@@ -59,12 +73,9 @@ pub fn warp(
                         bilinear_affine_span(&data, w, h, &m, y, x0, &mut row[x0..x1]);
                     }
                 }
-            });
-        return plane(out_height, out_width, out);
-    }
-    out.par_chunks_mut(out_width)
-        .enumerate()
-        .for_each(|(y, row)| general_row(&data, w, h, &m, affine, interpolation, y, row));
+            }
+        },
+    );
     plane(out_height, out_width, out)
 }
 
