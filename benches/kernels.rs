@@ -172,6 +172,14 @@ fn labelling(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter("8-conn+stats"), |b| {
             b.iter(|| kernels::label(black_box(mask.view()), None, kernels::Connectivity::Eight));
         });
+        // Like for like with OpenCV's connectedComponentsWithStats, which returns a label image.
+        group.bench_function(BenchmarkId::from_parameter("8-conn+stats+image"), |b| {
+            b.iter(|| {
+                let labelling =
+                    kernels::label(black_box(mask.view()), None, kernels::Connectivity::Eight);
+                (labelling.image(), labelling.components)
+            });
+        });
         group.finish();
     }
 }

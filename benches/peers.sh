@@ -3,10 +3,31 @@
 # (../shared/peers/peer_bench.py) on the same 12 MP inputs, back to back, at 1 and 2 threads, then
 # prints the time ratio per operation (skintex / OpenCV; below 1 means skintex is faster).
 #
-#   bash benches/peers.sh            # about 15 minutes on 2 cores (first run adds the venv setup)
+#   bash benches/peers.sh            # about 8 minutes on 2 cores (first run adds the venv setup)
+#   bash benches/peers.sh --fresh-pages
+#
+# Memory: by default both sides run under the allocator policy the `skintex` binary sets for itself
+# (`keep_freed_memory` in src/main.rs: glibc keeps freed planes for reuse), given to both processes
+# through glibc's environment variables, so neither pays for fresh pages on every call. With
+# `--fresh-pages` both run with glibc's defaults: every 48 MB plane is a fresh `mmap`, and each call
+# pays the kernel zeroing its pages (about 2.5 ms per 12 MP plane here, which does not get faster
+# with a second thread).
 #
 # Needs ../shared/peers (read-only; copied to target/peers) and PyPI for the peers' venv.
 set -euo pipefail
+mode=binary-policy
+case "${1:-}" in
+    "") ;;
+    --fresh-pages) mode=fresh-pages ;;
+    *) echo "usage: bash benches/peers.sh [--fresh-pages]" >&2; exit 2 ;;
+esac
+if [[ $mode == binary-policy ]]; then
+    # The same thresholds and arena count as keep_freed_memory.
+    export MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_ARENA_MAX=1
+else
+    unset MALLOC_MMAP_THRESHOLD_ MALLOC_TRIM_THRESHOLD_ MALLOC_ARENA_MAX
+fi
+echo "peers.sh: memory: $mode" >&2
 cd "$(dirname "$0")/.."
 root=$(pwd)
 peers_src="$root/../shared/peers"
@@ -38,4 +59,4 @@ echo "peers.sh: OpenCV / scipy / scikit-image, 1 and 2 threads" >&2
     --threads 1,2 --tag side-by-side --quiet-wait 0 >/dev/null)
 echo "peers.sh: skintex, 2 threads" >&2
 ours 2
-python3 "$root/benches/peers_ratio.py" "$work"
+python3 "$root/benches/peers_ratio.py" "$work" "$mode"

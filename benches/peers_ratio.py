@@ -9,6 +9,7 @@ import os
 import sys
 
 work = sys.argv[1]
+mode = sys.argv[2] if len(sys.argv) > 2 else "unknown"
 
 # skintex benchmark id -> (peer op, peer impl, target ratio or None)
 PAIRS = [
@@ -23,6 +24,7 @@ PAIRS = [
     ("tophat/12mp/r=6", "black top-hat disk r=6 u8", "cv2.morphologyEx BLACKHAT", 1.5),
     ("tophat/12mp/r=6", "black top-hat disk r=6 f32", "cv2.morphologyEx BLACKHAT", None),
     ("label/12mp/8-conn+stats", "threshold(blackhat) -> CC + stats (8-conn)", "cv2.connectedComponentsWithStats", 1.0),
+    ("label/12mp/8-conn+stats+image", "threshold(blackhat) -> CC + stats (8-conn)", "cv2.connectedComponentsWithStats", 1.0),
     ("warp/12mp/bilinear", "warpAffine bilinear gray f32", "cv2.warpAffine", 1.0),
 ]
 
@@ -43,6 +45,7 @@ with open(os.path.join(work, "results", "side-by-side.json")) as f:
 rows = data["records"] if isinstance(data, dict) and "records" in data else data
 peer = {(r["op"], r["impl"], r.get("threads")): r["median_ms"] for r in rows if r.get("res") == "12mp"}
 
+print(f"memory: {mode}\n")
 print("| operation (12 MP) | threads | skintex ms | OpenCV ms | ratio | target |")
 print("|---|---|---|---|---|---|")
 for bench_id, op, impl, target in PAIRS:
@@ -53,8 +56,9 @@ for bench_id, op, impl, target in PAIRS:
             continue
         ratio = a / b
         mark = "" if target is None else (" ✓" if ratio <= target else " ✗")
-        print(f"| {op} | {t} | {a:.1f} | {b:.1f} | {ratio:.2f}{mark} | {'≤ ' + str(target) if target else ''} |")
-for bench_id in ("gaussian/12mp/sigma=8", "tophat/12mp/r=6", "label/12mp/8-conn+stats", "warp/12mp/bilinear"):
+        print(f"| {op} ({bench_id.split('/')[-1]}) | {t} | {a:.1f} | {b:.1f} | {ratio:.2f}{mark} | {'≤ ' + str(target) if target else ''} |")
+for bench_id in ("gaussian/12mp/sigma=8", "tophat/12mp/r=6", "label/12mp/8-conn+stats",
+                 "label/12mp/8-conn+stats+image", "warp/12mp/bilinear"):
     a, b = ours(1, bench_id), ours(2, bench_id)
     if a and b:
         print(f"speed-up 2 vs 1 thread, {bench_id}: {a / b:.2f}× (target ≥ 1.7×)")

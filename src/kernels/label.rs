@@ -1,12 +1,18 @@
 //! Connected-component labelling of a binary mask, with per-component statistics.
 //!
 //! Exists because imageproc's `connected_components` measured 4.4× slower than OpenCV at 12 MP in the
-//! project's crate survey, and gives no statistics. Run-based: each row's runs of set pixels are found in parallel,
-//! runs are joined with a union-find (two-pointer sweep over adjacent rows), then labels are written
-//! back run by run in parallel. Labels are numbered in raster order of each component's first pixel,
-//! so the numbering — like everything else here — does not depend on the thread count. Statistics
-//! accumulate per run (area, centroid, bounding box, and the mean and minimum of a value plane, e.g.
-//! the pore contrast).
+//! project's crate survey, and gives no statistics. Run-based: the runs of set pixels are found in
+//! parallel (bands of rows), runs are joined with a union-find (two-pointer sweep over adjacent rows),
+//! and each run gets its component's label. Labels are numbered in raster order of each component's
+//! first pixel, so the numbering — like everything else here — does not depend on the thread count.
+//! Statistics accumulate per run (area, centroid, bounding box, and the mean and minimum of a value
+//! plane, e.g. the pore contrast).
+//!
+//! The labelling is kept as labelled runs, not as a label image: a pore mask is a few percent set, and
+//! a dense 12 MP `u32` image is 48 MB to allocate and write, which on this machine is memory-bound
+//! work a second thread does not speed up (with the image, 2 threads were 1.10× faster than 1, as
+//! measured by `benches/peers.sh`). [`Labelling::image`] builds the dense image when one is needed,
+//! and [`Labelling::label_at`] answers for one pixel.
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -40,13 +46,76 @@ pub struct Component {
     pub max: f32,
 }
 
-/// The label image and the components, `components[i].label == i + 1`.
+/// A run of set pixels in one row and the label of its component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelledRun {
+    /// First column of the run.
+    pub start: u32,
+    /// One past the last column.
+    pub end: u32,
+    /// The component's label (1-based).
+    pub label: u32,
+}
+
+/// The labelled runs and the components, `components[i].label == i + 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Labelling {
-    /// Label of every pixel (0 = background).
-    pub labels: Array2<u32>,
+    dim: (usize, usize),
+    /// All runs in raster order.
+    runs: Vec<LabelledRun>,
+    /// Row `y`'s runs are `runs[row_start[y]..row_start[y + 1]]`.
+    row_start: Vec<usize>,
     /// Components in label order.
     pub components: Vec<Component>,
+}
+
+impl Labelling {
+    /// The labelled mask's shape, `(rows, columns)`.
+    #[must_use]
+    pub fn dim(&self) -> (usize, usize) {
+        self.dim
+    }
+
+    /// Row `y`'s runs, left to right (empty past the last row).
+    #[must_use]
+    pub fn runs_in_row(&self, y: usize) -> &[LabelledRun] {
+        match (self.row_start.get(y), self.row_start.get(y + 1)) {
+            (Some(&a), Some(&b)) => &self.runs[a..b],
+            _ => &[],
+        }
+    }
+
+    /// The label of pixel `(y, x)`; 0 for background or outside the mask.
+    #[must_use]
+    pub fn label_at(&self, y: usize, x: usize) -> u32 {
+        let runs = self.runs_in_row(y);
+        let x = u32::try_from(x).unwrap_or(u32::MAX);
+        // The last run starting at or before x, if x falls inside it.
+        let i = runs.partition_point(|r| r.start <= x);
+        match i.checked_sub(1).map(|i| runs[i]) {
+            Some(run) if x < run.end => run.label,
+            _ => 0,
+        }
+    }
+
+    /// The dense label image (0 = background), rows in parallel.
+    #[must_use]
+    pub fn image(&self) -> Array2<u32> {
+        let (h, w) = self.dim;
+        let mut labels = Array2::from_shape_vec((h, w), super::buffer::zeroed_u32(h * w))
+            .unwrap_or_else(|_| Array2::zeros((h, w)));
+        labels
+            .outer_iter_mut()
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(y, mut row)| {
+                for run in self.runs_in_row(y) {
+                    row.slice_mut(ndarray::s![run.start as usize..run.end as usize])
+                        .fill(run.label);
+                }
+            });
+        labels
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +134,10 @@ impl Run {
     }
 }
 
+/// Rows whose runs one task finds: one run list per band, not per row, so that the parallel search
+/// does not queue on the allocator for thousands of small vectors.
+const RUN_BAND: usize = 64;
+
 /// Labels the set pixels of `mask`. `values`, when given (same shape), feeds each component's mean,
 /// minimum and maximum; a shape mismatch is treated as no value plane.
 #[must_use]
@@ -75,43 +148,45 @@ pub fn label(
 ) -> Labelling {
     let (h, w) = mask.dim();
     let values = values.filter(|v| v.dim() == (h, w));
-    // 1. Runs of every row, in parallel.
-    let runs: Vec<Vec<Run>> = (0..h)
+    // 1. Runs of every row, bands of rows in parallel: each band's runs and where each row's end.
+    let bands: Vec<(Vec<Run>, Vec<usize>)> = (0..h.div_ceil(RUN_BAND))
         .into_par_iter()
-        .map(|y| {
-            let row = mask.row(y);
-            match row.as_slice() {
-                Some(cells) => row_runs(cells),
-                None => row_runs(&row.to_vec()),
+        .map(|band| {
+            let rows = band * RUN_BAND..((band + 1) * RUN_BAND).min(h);
+            let mut runs = Vec::new();
+            let mut ends = Vec::with_capacity(rows.len());
+            for y in rows {
+                let row = mask.row(y);
+                match row.as_slice() {
+                    Some(cells) => row_runs(cells, &mut runs),
+                    None => row_runs(&row.to_vec(), &mut runs),
+                }
+                ends.push(runs.len());
             }
+            (runs, ends)
         })
         .collect();
-    let row_offset: Vec<usize> = runs
-        .iter()
-        .scan(0usize, |acc, r| {
-            let at = *acc;
-            *acc += r.len();
-            Some(at)
-        })
-        .collect();
-    let total = row_offset
-        .last()
-        .map_or(0, |&o| o + runs.last().map_or(0, Vec::len));
+    let total: usize = bands.iter().map(|(runs, _)| runs.len()).sum();
+    let mut runs: Vec<Run> = Vec::with_capacity(total);
+    let mut row_start: Vec<usize> = Vec::with_capacity(h + 1);
+    row_start.push(0);
+    for (band_runs, ends) in bands {
+        let base = runs.len();
+        runs.extend_from_slice(&band_runs);
+        row_start.extend(ends.iter().map(|&end| base + end));
+    }
 
     // 2. Union-find over runs of adjacent rows.
     let mut parent: Vec<u32> = (0..total as u32).collect();
     let reach = u32::from(connectivity == Connectivity::Eight);
     for y in 1..h {
-        let (above, below) = (&runs[y - 1], &runs[y]);
+        let (a0, b0) = (row_start[y - 1], row_start[y]);
+        let (above, below) = (&runs[a0..b0], &runs[b0..row_start[y + 1]]);
         let (mut i, mut j) = (0usize, 0usize);
         while i < above.len() && j < below.len() {
             let (a, b) = (above[i], below[j]);
             if a.start < b.end + reach && b.start < a.end + reach {
-                union(
-                    &mut parent,
-                    (row_offset[y - 1] + i) as u32,
-                    (row_offset[y] + j) as u32,
-                );
+                union(&mut parent, (a0 + i) as u32, (b0 + j) as u32);
             }
             if a.end < b.end { i += 1 } else { j += 1 }
         }
@@ -119,38 +194,26 @@ pub fn label(
 
     // 3. Final labels in raster order of first appearance.
     let mut label_of_root = vec![0u32; total];
-    let mut run_label = vec![0u32; total];
+    let mut labelled: Vec<LabelledRun> = Vec::with_capacity(total);
     let mut next = 0u32;
-    for (k, label) in run_label.iter_mut().enumerate() {
+    for (k, run) in runs.iter().enumerate() {
         let root = find(&mut parent, k as u32) as usize;
         if label_of_root[root] == 0 {
             next += 1;
             label_of_root[root] = next;
         }
-        *label = label_of_root[root];
+        labelled.push(LabelledRun {
+            start: run.start,
+            end: run.end,
+            label: label_of_root[root],
+        });
     }
 
-    // 4. The label image, rows in parallel.
-    let mut labels = Array2::from_shape_vec((h, w), super::buffer::zeroed_u32(h * w))
-        .unwrap_or_else(|_| Array2::zeros((h, w)));
-    labels
-        .outer_iter_mut()
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(y, mut row)| {
-            for (i, run) in runs[y].iter().enumerate() {
-                let l = run_label[row_offset[y] + i];
-                for x in run.start..run.end {
-                    row[x as usize] = l;
-                }
-            }
-        });
-
-    // 5. Statistics, run by run (sparse masks have few runs; sums in f64 in raster order).
+    // 4. Statistics, run by run (sparse masks have few runs; sums in f64 in raster order).
     let mut acc = vec![Accumulator::default(); next as usize];
-    for (y, row_runs) in runs.iter().enumerate() {
-        for (i, run) in row_runs.iter().enumerate() {
-            let a = &mut acc[(run_label[row_offset[y] + i] - 1) as usize];
+    for y in 0..h {
+        for run in &labelled[row_start[y]..row_start[y + 1]] {
+            let a = &mut acc[(run.label - 1) as usize];
             a.add_run(y, run.start as usize, run.end as usize, values.as_ref());
         }
     }
@@ -159,7 +222,12 @@ pub fn label(
         .enumerate()
         .map(|(i, a)| a.finish(i as u32 + 1, values.is_some()))
         .collect();
-    Labelling { labels, components }
+    Labelling {
+        dim: (h, w),
+        runs: labelled,
+        row_start,
+        components,
+    }
 }
 
 /// Pixels scanned at a time when looking for runs. A chunk that is all clear (most of a sparse mask)
@@ -167,9 +235,8 @@ pub fn label(
 /// top-hat mask the run search went from 3.1 to 0.8 ms on one thread (min of 30).
 const SCAN_CHUNK: usize = 64;
 
-/// The runs of set pixels in one row, left to right.
-fn row_runs(cells: &[bool]) -> Vec<Run> {
-    let mut runs = Vec::new();
+/// Appends the runs of set pixels in one row, left to right, to `runs`.
+fn row_runs(cells: &[bool], runs: &mut Vec<Run>) {
     // Start of the run still open at the current position.
     let mut open: Option<usize> = None;
     for (c, chunk) in cells.chunks(SCAN_CHUNK).enumerate() {
@@ -202,7 +269,6 @@ fn row_runs(cells: &[bool]) -> Vec<Run> {
     if let Some(start) = open {
         runs.push(Run::new(start, cells.len()));
     }
-    runs
 }
 
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -360,10 +426,16 @@ mod tests {
             let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
             let values = Array2::from_shape_fn(mask.dim(), |(y, x)| ((x * 31 + y * 17) % 23) as f32 * 0.05);
             let got = label(mask.view(), Some(values.view()), conn);
-            prop_assert_eq!(&got.labels, &naive(&mask, conn));
+            let image = got.image();
+            prop_assert_eq!(&image, &naive(&mask, conn));
+            // One-pixel lookups agree with the image.
+            for ((y, x), &l) in image.indexed_iter() {
+                prop_assert_eq!(got.label_at(y, x), l);
+            }
+            prop_assert_eq!(got.label_at(mask.nrows(), 0), 0);
             // Statistics against a direct scan of the label image.
             for c in &got.components {
-                let pixels: Vec<(usize, usize)> = got.labels.indexed_iter().filter(|(_, l)| **l == c.label).map(|(p, _)| p).collect();
+                let pixels: Vec<(usize, usize)> = image.indexed_iter().filter(|(_, l)| **l == c.label).map(|(p, _)| p).collect();
                 prop_assert_eq!(c.area, pixels.len());
                 let cx = pixels.iter().map(|p| p.1 as f64).sum::<f64>() / pixels.len() as f64;
                 let cy = pixels.iter().map(|p| p.0 as f64).sum::<f64>() / pixels.len() as f64;

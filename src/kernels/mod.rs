@@ -36,7 +36,7 @@ pub use derivative::{
     normalised_dog, sobel,
 };
 pub use gaussian::{GaussianMethod, gaussian_blur, gaussian_blur_with, gaussian_kernel};
-pub use label::{Component, Connectivity, Labelling, label};
+pub use label::{Component, Connectivity, LabelledRun, Labelling, label};
 pub use local::{local_mean, local_rms, local_variance};
 pub use morphology::{black_tophat, close, dilate, erode, open, white_tophat};
 pub use separable::{Kernel1d, KernelError, convolve_separable};

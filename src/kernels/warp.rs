@@ -59,12 +59,6 @@ pub fn warp(
         |band, rows: &mut [f32]| {
             // Positions outside the source keep this.
             rows.fill(fill);
-            for (i, row) in rows.chunks_exact_mut(out_width).enumerate() {
-                let y = band * TILE_ROWS + i;
-                if !(affine && interpolation == Interpolation::Bilinear) {
-                    general_row(&data, w, h, &m, affine, interpolation, y, row);
-                }
-            }
             if affine && interpolation == Interpolation::Bilinear {
                 for x0 in (0..out_width).step_by(TILE_COLS) {
                     let x1 = (x0 + TILE_COLS).min(out_width);
@@ -72,6 +66,11 @@ pub fn warp(
                         let y = band * TILE_ROWS + i;
                         bilinear_affine_span(&data, w, h, &m, y, x0, &mut row[x0..x1]);
                     }
+                }
+            } else {
+                for (i, row) in rows.chunks_exact_mut(out_width).enumerate() {
+                    let y = band * TILE_ROWS + i;
+                    general_row(&data, w, h, &m, affine, interpolation, y, row);
                 }
             }
         },
