@@ -31,9 +31,12 @@ pub fn sobel(src: ArrayView2<'_, f32>) -> (Array2<f32>, Array2<f32>) {
 pub fn gradient_magnitude(src: ArrayView2<'_, f32>) -> Array2<f32> {
     let (gx, gy) = sobel(src);
     let mut out = gx;
+    // √(x² + y²) rather than `hypot`: hypot guards against overflow of x² (not a concern for
+    // image gradients) with a libm call per pixel that does not vectorise. 12 MP, one thread, with
+    // both Sobel planes: 36.0 ms with `hypot` (peers.sh).
     Zip::from(&mut out)
         .and(&gy)
-        .par_for_each(|x, &y| *x = x.hypot(y));
+        .par_for_each(|x, &y| *x = (*x * *x + y * y).sqrt());
     out
 }
 
@@ -177,6 +180,25 @@ mod tests {
             }
         }
         worst
+    }
+
+    /// Against the naive f64 Sobel planes combined in f64; and exact on a ramp, where both
+    /// derivatives are constant. Tolerance: the f32 sum of squares and root add a few ulps of the
+    /// magnitude (≤ 1), far below 1e-5.
+    #[test]
+    fn gradient_magnitude_matches_the_naive_sobel_planes() {
+        let img = textured(37, 53, 4);
+        let (diff, smooth) = ([-0.5f32, 0.0, 0.5], [0.25f32, 0.5, 0.25]);
+        let gx = naive_separable(&img, &diff, &smooth);
+        let gy = naive_separable(&img, &smooth, &diff);
+        let got = gradient_magnitude(img.view());
+        for ((p, &g), (&x, &y)) in got.indexed_iter().zip(gx.iter().zip(&gy)) {
+            let want = f64::from(x).hypot(f64::from(y));
+            assert!((f64::from(g) - want).abs() < 1e-5, "{p:?}: {g} vs {want}");
+        }
+        let ramp = Array2::from_shape_fn((20, 30), |(y, x)| 0.3 * x as f32 - 0.4 * y as f32);
+        let err = interior_max_error(&gradient_magnitude(ramp.view()), |_, _| 0.5, 1);
+        assert!(err < 1e-5, "ramp: {err}");
     }
 
     #[test]
