@@ -30,7 +30,7 @@ pub enum Connectivity {
 /// One connected component.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Component {
-    /// Its label in [`Labelling::labels`] (1-based; 0 is background).
+    /// Its label (1-based; 0 is background in [`Labelling::label_at`] and [`Labelling::image`]).
     pub label: u32,
     /// Number of pixels.
     pub area: usize,

@@ -22,7 +22,7 @@
 //! image equals the reflected filter, so computing the first filter on reflected coordinates gives
 //! exactly the values a separate pass with reflected borders would read. For finite inputs every
 //! result equals the naive definition bit for bit (no arithmetic, only comparisons), whatever the
-//! band and tile sizes or the thread count. Inputs must not hold NaN (see [`Max`]). Radii above
+//! band and tile sizes or the thread count. Inputs must not hold NaN (see `Max` in the source). Radii above
 //! 3·max(h, w) + 1 are clamped, which changes no value (see `disk_filter`) and bounds memory.
 
 use ndarray::{Array2, ArrayView2};
