@@ -32,8 +32,9 @@ pub fn gradient_magnitude(src: ArrayView2<'_, f32>) -> Array2<f32> {
     let (gx, gy) = sobel(src);
     let mut out = gx;
     // √(x² + y²) rather than `hypot`: hypot guards against overflow of x² (not a concern for
-    // image gradients) with a libm call per pixel that does not vectorise. 12 MP, one thread, with
-    // both Sobel planes: 36.0 ms with `hypot` (peers.sh).
+    // image gradients) with a libm call per pixel that does not vectorise. Criterion
+    // `sobel/12mp/magnitude` (both Sobel planes and this), one thread: 40.2 ms with `hypot`, 21.7 ms
+    // without.
     Zip::from(&mut out)
         .and(&gy)
         .par_for_each(|x, &y| *x = (*x * *x + y * y).sqrt());

@@ -118,6 +118,9 @@ impl Labelling {
     }
 }
 
+/// A run during the search and the union-find, before it has a label. Not a [`LabelledRun`] with
+/// a label to fill in later: the 4 bytes more per run made `label` about 20 % slower at 12 MP (local
+/// harness, peers' mask, min of 60: one thread 0.59–0.60 → 0.74–0.75 ms, two threads 0.31 → 0.36–0.37 ms).
 #[derive(Debug, Clone, Copy)]
 struct Run {
     start: u32,
