@@ -26,16 +26,73 @@
 //! 3·max(h, w) + 1 are clamped, which changes no value (see `disk_filter`) and bounds memory.
 
 use ndarray::{Array2, ArrayView2};
-use rayon::prelude::*;
 
 use super::{plane, reflect, row_major};
 
-/// Bytes of running extrema one filter keeps per worker; the tile width follows from it. Whole rows
-/// are best: at 12 MP (r = 6, one thread) tiles of 2160, 1080, 540 and 270 columns took 27, 30, 31
-/// and 34 ms against 25 ms for the full 4000-column row (1.1 MB a ring, in L3 rather than L2): each
-/// tile re-reads its halo columns and restarts the hardware prefetcher on every row segment. The
-/// bound still caps the ring of a very wide image.
+/// Bytes of running extrema one filter keeps per worker where the L2 size is unknown or small; the
+/// tile width follows from it. Whole rows are best there: on a 2-core AMD EPYC (Zen 4, L2 1 MiB) at
+/// 12 MP (r = 6, one thread) tiles of 2160, 1080, 540 and 270 columns took 27, 30, 31 and 34 ms
+/// against 25 ms for the full 4000-column row (1.1 MB a ring, in L3 rather than L2): each tile
+/// re-reads its halo columns and restarts the hardware prefetcher on every row segment. The bound
+/// still caps the ring of a very wide image.
 const RING_BYTES: usize = 2 << 20;
+
+/// Narrowest tile worth fitting the rings into L2 for; below it, [`RING_BYTES`] decides.
+const MIN_L2_TILE: usize = 1024;
+
+/// Columns per tile for a chain of `stages` filters whose rings hold `ring_floats_per_column` floats
+/// per column each: the widest whose rings together take half the L2 (the other half for the rows
+/// passing through), when that is at least [`MIN_L2_TILE`]; else from [`RING_BYTES`]. The tile
+/// changes no value (only comparisons), only the speed.
+///
+/// Why it depends on the L2: where L3 is slow to reach, rings that spill out of L2 cost more than
+/// tiling does. On a 2-core Intel Xeon VM (L2 2 MiB, a mesh L3) the 12 MP black top-hat (r = 6,
+/// harness min of 20) took 47 ms on one thread with whole rows (2.9 MB of rings), 41.6 with tiles
+/// of 2000 columns, 39–41 from 1200 to 1600, 42 at 1000; two threads 25.3 → 21–22 ms. This rule
+/// gives 1440 columns there and, with 1 MiB of L2 (the AMD machine above), whole rows.
+fn tile_width(ring_floats_per_column: usize, stages: usize) -> usize {
+    let per_column = 4 * ring_floats_per_column * stages.max(1);
+    let from_ring_bytes = (RING_BYTES / 4 / ring_floats_per_column).max(64);
+    match l2_cache_bytes() {
+        Some(l2) if l2 / 2 / per_column >= MIN_L2_TILE => l2 / 2 / per_column,
+        _ => from_ring_bytes,
+    }
+}
+
+/// The size of the first CPU's level-2 cache, from Linux's sysfs (read once); `None` elsewhere or when
+/// it cannot be read. A few lines of sysfs rather than a dependency, for what is only a tuning input
+/// (a wrong or missing value costs speed, never a result).
+fn l2_cache_bytes() -> Option<usize> {
+    static L2: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *L2.get_or_init(|| {
+        let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+        (0..8).find_map(|i| {
+            let index = dir.join(format!("index{i}"));
+            let read = |name: &str| std::fs::read_to_string(index.join(name)).ok();
+            if read("level")?.trim() != "2" || read("type")?.trim() == "Instruction" {
+                return None;
+            }
+            parse_cache_size(&read("size")?)
+        })
+    })
+}
+
+/// A sysfs cache size such as `2048K` or `1M`, in bytes.
+fn parse_cache_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let scale = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<usize>().ok()?.checked_mul(scale)
+}
 
 /// Which extremum a filter takes: two zero-sized types, so each inner loop is compiled separately for
 /// max and min with no branch in it (measured: no faster than a runtime enum, which LLVM unswitched,
@@ -136,16 +193,15 @@ fn disk_filter(
     // so its result is the image's global extremum; 3·max(h, w) + 1 exceeds that bound, so clamping
     // there changes no value while bounding memory for absurd radii.
     let radius = radius.min(3 * h.max(w) + 1);
-    let mut out = super::buffer::zeroed_f32(h * w);
     if h == 0 || w == 0 {
-        return plane(h, w, out);
+        return Array2::zeros((h, w));
     }
     let data = row_major(&src);
     let shape = DiskShape::new(radius);
     // Source rows and columns read beyond the output on each side: r per chained filter.
     let halo = kinds.len() * radius;
     let ring_floats_per_column = shape.ring_rows() * shape.widths.len();
-    let tile = (RING_BYTES / 4 / ring_floats_per_column).max(64).min(w);
+    let tile = tile_width(ring_floats_per_column, kinds.len()).min(w);
     // Bands of rows, several per worker so uneven bands balance. Results do not depend on the band
     // height (only comparisons), so it may follow the thread count; at least 8r rows, so that the
     // halo (up to 4r rows more) stays under half of a band's own work.
@@ -156,47 +212,47 @@ fn disk_filter(
     // The `i`-th chained filter emits its successors' halo columns as well as the tile's.
     let out_width = |i: usize, tile: usize| tile + 2 * radius * (kinds.len() - 1 - i);
 
-    out.par_chunks_mut(band * w)
-        .enumerate()
-        .for_each(|(b, out)| {
-            let y0 = b * band;
-            let rows = out.len() / w;
-            let mut stages: Vec<Stage<'_>> = kinds
-                .iter()
-                .enumerate()
-                .map(|(i, &kind)| Stage::new(kind, &shape, out_width(i, tile)))
-                .collect();
-            for x0 in (0..w).step_by(tile) {
-                let tw = tile.min(w - x0);
-                for (i, stage) in stages.iter_mut().enumerate() {
-                    stage.reset(out_width(i, tw));
-                }
-                let mut emitted = 0usize;
-                for i in 0..rows + 2 * halo {
-                    let y = reflect(y0 as isize + i as isize - halo as isize, h);
-                    let row = &data[y * w..(y + 1) * w];
-                    fill_reflected(stages[0].next_input(), row, x0 as isize - halo as isize);
-                    stages[0].push();
-                    for s in 0..stages.len() {
-                        if !stages[s].ready() {
-                            break;
-                        }
-                        if s + 1 < stages.len() {
-                            // The output row goes straight into the next filter's ring.
-                            let (this, next) = stages.split_at_mut(s + 1);
-                            this[s].emit(next[0].next_input(), None);
-                            next[0].push();
-                        } else {
-                            let out_row = &mut out[emitted * w + x0..emitted * w + x0 + tw];
-                            let at = (y0 + emitted) * w + x0;
-                            let residue = residue_sign.map(|sign| (&data[at..at + tw], sign));
-                            stages[s].emit(out_row, residue);
-                            emitted += 1;
-                        }
+    let out = super::buffer::row_banded(h, w, band, |b, out| {
+        let y0 = b * band;
+        let rows = out.rows();
+        let mut stages: Vec<Stage<'_>> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| Stage::new(kind, &shape, out_width(i, tile)))
+            .collect();
+        // The last filter's output row segment, copied into the output once complete.
+        let mut out_row = vec![0f32; tile];
+        for x0 in (0..w).step_by(tile) {
+            let tw = tile.min(w - x0);
+            for (i, stage) in stages.iter_mut().enumerate() {
+                stage.reset(out_width(i, tw));
+            }
+            let mut emitted = 0usize;
+            for i in 0..rows + 2 * halo {
+                let y = reflect(y0 as isize + i as isize - halo as isize, h);
+                let row = &data[y * w..(y + 1) * w];
+                fill_reflected(stages[0].next_input(), row, x0 as isize - halo as isize);
+                stages[0].push();
+                for s in 0..stages.len() {
+                    if !stages[s].ready() {
+                        break;
+                    }
+                    if s + 1 < stages.len() {
+                        // The output row goes straight into the next filter's ring.
+                        let (this, next) = stages.split_at_mut(s + 1);
+                        this[s].emit(next[0].next_input(), None);
+                        next[0].push();
+                    } else {
+                        let at = (y0 + emitted) * w + x0;
+                        let residue = residue_sign.map(|sign| (&data[at..at + tw], sign));
+                        stages[s].emit(&mut out_row[..tw], residue);
+                        out.write(emitted, x0, &out_row[..tw]);
+                        emitted += 1;
                     }
                 }
             }
-        });
+        }
+    });
     plane(h, w, out)
 }
 
@@ -515,6 +571,15 @@ mod tests {
             prop_assert!(black_tophat(img.view(), radius).iter().all(|&v| v >= 0.0));
             prop_assert!(white_tophat(img.view(), radius).iter().all(|&v| v >= 0.0));
         }
+    }
+
+    #[test]
+    fn cache_sizes_parse_as_sysfs_writes_them() {
+        assert_eq!(parse_cache_size("2048K\n"), Some(2 << 20));
+        assert_eq!(parse_cache_size("1M"), Some(1 << 20));
+        assert_eq!(parse_cache_size("512"), Some(512));
+        assert_eq!(parse_cache_size("12X"), None);
+        assert_eq!(parse_cache_size(""), None);
     }
 
     #[test]
