@@ -307,6 +307,7 @@ fn advise_huge_pages<T>(v: &mut [T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::testutil::with_threads;
 
     #[test]
     fn buffers_have_the_asked_contents() {
@@ -326,11 +327,7 @@ mod tests {
         let value = |i: usize| (i as u32).wrapping_mul(2_654_435_761);
         for (len, band) in [(0, 5), (1, 5), (17, 5), (20, 5), (3, 64), (1 << 20, 4093)] {
             for threads in [1, 2, 7] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                let made: Vec<u32> = pool.install(|| {
+                let made: Vec<u32> = with_threads(threads, || {
                     banded(len, band, |b, scratch: &mut [u32]| {
                         assert!(scratch.len() == band || (b + 1) * band >= len);
                         for (k, v) in scratch.iter_mut().enumerate() {
@@ -356,11 +353,7 @@ mod tests {
         let (height, width, band_rows) = (11, 10, 3);
         let value = |y: usize, x: usize| (y * 100 + x) as f32;
         for threads in [1, 2, 7] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let made: Vec<f32> = pool.install(|| {
+            let made: Vec<f32> = with_threads(threads, || {
                 row_banded(height, width, band_rows, |band, out| {
                     for row in 0..out.rows() {
                         let y = band * band_rows + row;
