@@ -10,12 +10,14 @@
 //!   overlap): one comparison per half-width (two for `M_1`), `r + 1` at most, instead of `2r`
 //!   widening one step at a time.
 //! - **Vertical**: `2r + 1` comparisons down the rows, register-blocked so they vectorise.
-//! - **Streaming**: each worker walks a band of rows (tile by tile if very wide) and keeps only the
-//!   last `2r + 1` rows of running maxima in a ring. Opening, closing and the top-hats chain two such filters row by
-//!   row: the first filter's output rows go straight into the second's ring, so the intermediate plane
-//!   is never materialised. Measured at 12 MP (black top-hat, r = 6, one thread): the version with a
-//!   whole intermediate plane spent a third of its time in the kernel zeroing that fresh 48 MB buffer
-//!   (`clear_page_erms`) and an eighth copying rows; 47.7 → 25 ms with all of the above.
+//! - **Streaming**: each worker walks a band of rows (tile by tile where its rings would spill out of a
+//!   large L2, or the image is very wide: see `tile_width`) and keeps only the last `2r + 1` rows of
+//!   running maxima in a ring. Opening, closing and the top-hats chain two such filters row by row:
+//!   the first filter's output rows go straight into the second's ring, so the intermediate plane is
+//!   never materialised. Measured at 12 MP on a 2-core AMD EPYC (Zen 4; black top-hat, r = 6, one
+//!   thread): the version with a whole intermediate plane spent a third of its time in the kernel
+//!   zeroing that fresh 48 MB buffer (`clear_page_erms`) and an eighth copying rows; 47.7 → 25 ms
+//!   with all of the above.
 //!
 //! Borders reflect. The second filter reads the first one's output beyond the band and beyond the
 //! image: for a symmetric structuring element and half-sample reflection the filter of the reflected
@@ -49,7 +51,7 @@ const MIN_L2_TILE: usize = 1024;
 /// tiling does. On a 2-core Intel Xeon VM (L2 2 MiB, a mesh L3) the 12 MP black top-hat (r = 6,
 /// harness min of 20) took 47 ms on one thread with whole rows (2.9 MB of rings), 41.6 with tiles
 /// of 2000 columns, 39–41 from 1200 to 1600, 42 at 1000; two threads 25.3 → 21–22 ms. This rule
-/// gives 1440 columns there and, with 1 MiB of L2 (the AMD machine above), whole rows.
+/// gives 1440 columns there and, with 1 MiB of L2 (the AMD EPYC above), whole rows.
 fn tile_width(ring_floats_per_column: usize, stages: usize) -> usize {
     let per_column = 4 * ring_floats_per_column * stages.max(1);
     let from_ring_bytes = (RING_BYTES / 4 / ring_floats_per_column).max(64);
