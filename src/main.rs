@@ -20,7 +20,9 @@ fn main() -> std::process::ExitCode {
 /// thread are reused by the other (per-thread arenas cannot hold a 48 MB block and would `mmap` it
 /// again). Measured with `perf stat` on the peers' 12 MP pair, 2 threads: page faults 357 000 →
 /// 159 000, CPU time 3.2 → 2.3 s, wall 2.0 → 1.5 s, peak memory 830 → 850 MB. Explicit
-/// `MALLOC_*_THRESHOLD_` settings in the environment win (tests/memory.rs sets one).
+/// `MALLOC_*_THRESHOLD_` settings in the environment win (tests/memory.rs sets one). The same three
+/// values, as environment variables, put the benchmarks under this policy (`benches/peers.sh`, the
+/// header of `benches/metrics.rs`): change them together.
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

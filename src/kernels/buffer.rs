@@ -135,7 +135,7 @@ where
     // initialised: the bands partition them (each a whole number of rows, as `len` is `height ·
     // width`), and `BandWriter` keeps `filled[row]` such that the row's first `filled[row]` values
     // are written (it only raises it to the end of a segment that starts at or before it, after
-    // writing that segment), then `finish` writes the rest of every row. Had `make` panicked, the
+    // writing that segment), then `finish` zero-fills the rest of every row. Had `make` panicked, the
     // panic would have left this function before this point.
     unsafe {
         v.set_len(len);
@@ -184,7 +184,7 @@ impl<T: bytemuck::Pod> BandWriter<'_, T> {
     fn finish(self) {
         for (row, &filled) in self.filled.iter().enumerate() {
             let start = row * self.width;
-            copy_to_uninit(&mut self.values[start + filled..start + self.width], &[]);
+            zero_uninit(&mut self.values[start + filled..start + self.width]);
         }
     }
 }
@@ -225,7 +225,12 @@ fn copy_to_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>], src: &
         d.write(s);
     }
     // Callers pass equal lengths; should one not, the rest is still initialised.
-    for d in &mut dst[n..] {
+    zero_uninit(&mut dst[n..]);
+}
+
+/// Writes zero into every element of `dst`.
+fn zero_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>]) {
+    for d in dst {
         d.write(T::zeroed());
     }
 }

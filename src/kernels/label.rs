@@ -9,10 +9,11 @@
 //! plane, e.g. the pore contrast).
 //!
 //! The labelling is kept as labelled runs, not as a label image: a pore mask is a few percent set, and
-//! a dense 12 MP `u32` image is 48 MB to allocate and write, which on this machine is memory-bound
-//! work a second thread does not speed up (with the image, 2 threads were 1.10× faster than 1, as
-//! measured by `benches/peers.sh`). [`Labelling::image`] builds the dense image when one is needed,
-//! and [`Labelling::label_at`] answers for one pixel.
+//! a dense 12 MP `u32` image is 48 MB to allocate and write, memory-bound work a second thread does
+//! not speed up (with the image, 2 threads were 1.14–1.17× faster than 1 on the project's 2-core AMD
+//! EPYC and 1.04–1.11× on its 2-core Intel Xeon VM, `benches/peers.sh` under the binary's allocator
+//! policy). [`Labelling::image`] builds the dense image when one is needed, and
+//! [`Labelling::label_at`] answers for one pixel.
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;

@@ -53,8 +53,9 @@ const MIN_L2_TILE: usize = 1024;
 /// of 2000 columns, 39–41 from 1200 to 1600, 42 at 1000; two threads 25.3 → 21–22 ms. This rule
 /// gives 1440 columns there and, with 1 MiB of L2 (the AMD EPYC above), whole rows.
 fn tile_width(ring_floats_per_column: usize, stages: usize) -> usize {
-    let per_column = 4 * ring_floats_per_column * stages.max(1);
-    let from_ring_bytes = (RING_BYTES / 4 / ring_floats_per_column).max(64);
+    let ring_bytes_per_column = size_of::<f32>() * ring_floats_per_column;
+    let per_column = ring_bytes_per_column * stages.max(1);
+    let from_ring_bytes = (RING_BYTES / ring_bytes_per_column).max(64);
     match l2_cache_bytes() {
         Some(l2) if l2 / 2 / per_column >= MIN_L2_TILE => l2 / 2 / per_column,
         _ => from_ring_bytes,
