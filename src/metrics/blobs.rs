@@ -59,6 +59,23 @@ pub fn soft_disk(r: f64, radius: f64) -> f64 {
 /// integrates it) for a disk centred at `(cx, cy)`.
 #[must_use]
 pub fn soft_disk_coverage(x: usize, y: usize, cx: f64, cy: f64, radius: f64) -> f64 {
+    // Every sample lies within 0.375·√2 < 0.54 px of the pixel centre. A pixel whose samples all fall
+    // past the wall (or all inside the flat floor) covers exactly 0 (or 1), the value the 16 samples
+    // would sum to bit for bit, so it is answered without them: most pixels of a rendering around a
+    // disk lie outside it, and the samples' `hypot`s were 40 % of the size calibration's time.
+    const SAMPLE_REACH: f64 = 0.54;
+    let centre_distance = (x as f64 - cx).hypot(y as f64 - cy);
+    if centre_distance >= 1.3 * radius + SAMPLE_REACH {
+        return 0.0;
+    }
+    if centre_distance + SAMPLE_REACH <= 0.7 * radius {
+        return 1.0;
+    }
+    sampled_coverage(x, y, cx, cy, radius)
+}
+
+/// [`soft_disk_coverage`] by its definition: the mean of 16 samples over the pixel.
+fn sampled_coverage(x: usize, y: usize, cx: f64, cy: f64, radius: f64) -> f64 {
     let mut sum = 0.0;
     for sy in 0..4 {
         for sx in 0..4 {
@@ -643,7 +660,10 @@ pub struct Calibration {
 const CALIBRATION_RADII: (f64, f64, usize) = (0.6, 24.0, 48);
 
 impl Calibration {
-    /// The calibration of this detector (computed once per process, ~0.1 s).
+    /// The calibration of this detector (computed once per process: 37 ms on two cores, 61 ms on one,
+    /// for a 12 MP `compare` on the Xeon machine). Call it once before fanning work out over a thread
+    /// pool: a worker that meets the first call inside a parallel loop waits on a once-cell while it
+    /// runs parallel work of its own.
     #[must_use]
     pub fn get() -> &'static Self {
         static TABLE: OnceLock<Calibration> = OnceLock::new();
@@ -750,6 +770,24 @@ fn ideal_blob(radius: f64, px: f64, py: f64) -> Option<Blob> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcuts for pixels wholly outside the wall or inside the floor give the 16-sample mean
+    /// bit for bit, at every phase and size (down to disks smaller than a pixel).
+    #[test]
+    fn coverage_shortcuts_equal_the_sampled_mean() {
+        for radius in [0.0, 0.3, 0.6, 1.0, 1.7, 2.5, 4.0, 9.3, 24.0] {
+            for (px, py) in [(0.0, 0.0), (0.5, 0.5), (0.25, 0.0), (0.13, 0.71)] {
+                let (cx, cy) = (40.0 + px, 40.0 + py);
+                for y in 0..81 {
+                    for x in 0..81 {
+                        let fast = soft_disk_coverage(x, y, cx, cy, radius);
+                        let full = sampled_coverage(x, y, cx, cy, radius);
+                        assert_eq!(fast.to_bits(), full.to_bits(), "R {radius} at ({x}, {y})");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn calibration_is_monotone_and_covers_pores_to_scars() {
