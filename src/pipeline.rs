@@ -1,11 +1,14 @@
 //! Orchestration: from a discovered patient to its report.
 //!
-//! Per view, the baseline photo is decoded first and reduced to what registration needs (its pyramid
-//! and keypoints, a low-passed copy for colour matching, its preview); the full-resolution planes are
-//! then dropped. The other sessions of the view are decoded and registered in parallel, each dropped
-//! as soon as it is done, so memory is bounded by the photos in flight (one per worker thread) plus
-//! one reference, not by the size of the archive. The report is assembled in session order, so its
-//! bytes do not depend on the thread count or on which photo finished first.
+//! Per view, the baseline photo is decoded and reduced to what registration needs (its pyramid and
+//! keypoints, a low-passed copy for colour matching, its preview); the full-resolution planes are then
+//! dropped. Beside it, the first other session is decoded and reduced to its luminance, pyramid,
+//! low-passed colour and preview source, none of which needs the baseline, so that the serial
+//! stretches of decoding use the core the baseline's work leaves idle. The other sessions are then
+//! decoded, registered and measured in parallel, each dropped as soon as it is done, so memory is
+//! bounded by the photos in flight (one per worker thread, plus the head start) and one reference,
+//! not by the size of the archive. The report is assembled in session order, so its bytes do not
+//! depend on the thread count or on which photo finished first.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -13,11 +16,12 @@ use std::path::Path;
 
 use image::ImageEncoder;
 use image::codecs::jpeg::JpegEncoder;
+use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::align::geometry::Affine;
 use crate::align::photometric::{self, PhotometricMap, Shading};
-use crate::align::preview::aligned_preview;
+use crate::align::preview::{PreviewSource, aligned_preview};
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
 use crate::metrics::skin::SkinMask;
@@ -174,12 +178,35 @@ pub fn analyze_patient(
                 .filter_map(|(i, s)| s.photos.get(&view).map(|p| (i, p.as_path())))
                 .collect();
             let baseline_job = jobs.iter().find(|(i, _)| Some(*i) == patient.baseline);
-            let (baseline, baseline_frame) = match baseline_job {
-                Some(&(index, path)) => {
-                    let outcome = guarded("analysing the baseline photo", || {
-                        process_baseline(patient, &view, index, path, options, on_photo)
+            let others: Vec<(usize, &Path)> = jobs
+                .iter()
+                .filter(|(i, _)| Some(*i) != patient.baseline)
+                .copied()
+                .collect();
+            // The first other session is decoded and its pyramid built beside the baseline's work
+            // (which needs neither): decoding is mostly serial, and the baseline's own serial stretches
+            // left a core idle (a 12 MP `compare` ran at 1.35–1.8 cores of 2 before the session's
+            // turn). It costs one more photo in flight per patient.
+            let (baseline_outcome, head_start) = rayon::join(
+                || {
+                    baseline_job.map(|&(index, path)| {
+                        let outcome = guarded("analysing the baseline photo", || {
+                            process_baseline(patient, &view, index, path, options, on_photo)
+                        });
+                        (index, path, outcome)
                     })
-                    .unwrap_or_else(|why| {
+                },
+                || {
+                    others.first().map(|&(index, path)| {
+                        guarded("analysing this photo", || {
+                            load_session(patient, index, path, options, on_photo)
+                        })
+                    })
+                },
+            );
+            let (baseline, baseline_frame) = match baseline_outcome {
+                Some((index, path, outcome)) => {
+                    let outcome = outcome.unwrap_or_else(|why| {
                         let mut failed = entry(patient, index, path);
                         failed.error = Some(why.clone());
                         BaselineOutcome {
@@ -215,29 +242,44 @@ pub fn analyze_patient(
                     (None, Err(why))
                 }
             };
-            let others: Vec<Processed> = jobs
-                .par_iter()
-                .filter(|(i, _)| Some(*i) != patient.baseline)
-                .map(|&(index, path)| {
-                    guarded("analysing this photo", || {
-                        process_session(
-                            patient,
-                            &view,
-                            index,
-                            path,
-                            baseline_frame.as_ref(),
-                            options,
-                            on_photo,
-                        )
+            let finish = |index: usize, path: &Path, loaded: Result<Loaded, String>| {
+                loaded
+                    .and_then(|loaded| {
+                        guarded("analysing this photo", || {
+                            process_session(&view, loaded, baseline_frame.as_ref(), options)
+                        })
                     })
                     .unwrap_or_else(|why| {
                         let mut failed = entry(patient, index, path);
                         failed.error = Some(why);
                         Processed::unmeasured(index, failed)
                     })
-                })
-                .collect();
-            let mut processed: Vec<Processed> = baseline.into_iter().chain(others).collect();
+            };
+            // The head-started session finishes beside the others, which go as before: decoded,
+            // registered and measured in parallel, one per free worker.
+            let (first, rest) = rayon::join(
+                || {
+                    others
+                        .first()
+                        .zip(head_start)
+                        .map(|(&(index, path), loaded)| finish(index, path, loaded))
+                },
+                || {
+                    others
+                        .get(1..)
+                        .unwrap_or_default()
+                        .par_iter()
+                        .map(|&(index, path)| {
+                            let loaded = guarded("analysing this photo", || {
+                                load_session(patient, index, path, options, on_photo)
+                            });
+                            finish(index, path, loaded)
+                        })
+                        .collect::<Vec<Processed>>()
+                },
+            );
+            let mut processed: Vec<Processed> =
+                baseline.into_iter().chain(first).chain(rest).collect();
             processed.sort_by_key(|p| p.index);
             let mut trends = BTreeMap::new();
             if let Ok(base) = &baseline_frame {
@@ -411,7 +453,7 @@ fn process_baseline(
         };
     }
     let image = preview_image(
-        &photo,
+        &PreviewSource::new(&photo.rgb, options.preview_side),
         view,
         &entry.session,
         &Affine::IDENTITY,
@@ -495,17 +537,70 @@ fn check_roi(
     (None, None)
 }
 
-fn process_session(
+/// A session's photo reduced to what registering, colour-matching, previewing and measuring it need:
+/// the part of a session's work that does not need the baseline. The full-resolution colour planes
+/// are gone by then (144 MB at 12 MP), so a photo waiting for its baseline holds little more than its
+/// luminance.
+struct SessionInput {
+    luminance: Array2<f32>,
+    prepared: Prepared,
+    shading: Shading,
+    preview: PreviewSource,
+}
+
+/// A session photo once loaded: `input` is `None` when it could not be used (`entry` says why).
+struct Loaded {
+    index: usize,
+    entry: SessionEntry,
+    input: Option<SessionInput>,
+}
+
+fn load_session(
     patient: &Patient,
-    view: &str,
     index: usize,
     path: &Path,
-    baseline: Result<&BaselineFrame, &String>,
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
-) -> Processed {
+) -> Loaded {
     let mut entry = entry(patient, index, path);
-    let Some(photo) = load(patient, path, &mut entry, options, on_photo) else {
+    let input = load(patient, path, &mut entry, options, on_photo).map(|photo| {
+        let Photo { rgb, luminance, .. } = photo;
+        let shading = Shading::new(&rgb);
+        let preview = PreviewSource::new(&rgb, options.preview_side);
+        drop(rgb);
+        let prepared = Prepared::new(luminance.view(), &options.align);
+        SessionInput {
+            luminance,
+            prepared,
+            shading,
+            preview,
+        }
+    });
+    Loaded {
+        index,
+        entry,
+        input,
+    }
+}
+
+fn process_session(
+    view: &str,
+    loaded: Loaded,
+    baseline: Result<&BaselineFrame, &String>,
+    options: &AnalyzeOptions,
+) -> Processed {
+    let Loaded {
+        index,
+        mut entry,
+        input,
+    } = loaded;
+    let Some(SessionInput {
+        luminance,
+        prepared,
+        shading,
+        preview,
+    }) = input
+    else {
         return Processed::unmeasured(index, entry);
     };
     let base = match baseline {
@@ -519,14 +614,13 @@ fn process_session(
             return Processed::unmeasured(index, entry);
         }
     };
-    let session = Prepared::new(photo.luminance.view(), &options.align);
-    let alignment = align::align(&base.reference, &session, &options.align);
-    drop(session);
+    let alignment = align::align(&base.reference, &prepared, &options.align);
+    drop(prepared);
     let (photometric, image) = match alignment.status {
         AlignStatus::Ok | AlignStatus::Poor => {
-            let map = photometric::fit(&base.shading, &Shading::new(&photo.rgb), &alignment.matrix);
+            let map = photometric::fit(&base.shading, &shading, &alignment.matrix);
             let image = preview_image(
-                &photo,
+                &preview,
                 view,
                 &entry.session,
                 &alignment.matrix,
@@ -539,9 +633,6 @@ fn process_session(
         AlignStatus::Failed | AlignStatus::Reference => (None, None),
     };
     entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
-    // The colour planes are done with (as for the baseline).
-    let Photo { rgb, luminance, .. } = photo;
-    drop(rgb);
     // Poorly aligned photos are not measured: their pixels would not be the baseline's skin.
     let measurement = (alignment.status == AlignStatus::Ok).then(|| {
         let slope = photometric.map_or(1.0, |m| m.luminance_log_slope);
@@ -693,7 +784,7 @@ fn measure_view(
 }
 
 fn preview_image(
-    photo: &Photo,
+    source: &PreviewSource,
     view: &str,
     session: &str,
     to_baseline: &Affine,
@@ -702,7 +793,7 @@ fn preview_image(
     options: &AnalyzeOptions,
 ) -> Option<OutputImage> {
     let img = aligned_preview(
-        &photo.rgb,
+        source,
         to_baseline,
         photometric,
         baseline_size,
