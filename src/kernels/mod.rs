@@ -74,6 +74,27 @@ pub(crate) fn plane(height: usize, width: usize, data: Vec<f32>) -> Array2<f32> 
     Array2::from_shape_vec((height, width), data).unwrap_or_else(|_| Array2::zeros((height, width)))
 }
 
+/// A `height × width` plane made a row at a time, bands of rows in parallel: `make_row(y, row)` must
+/// write every value of row `y`. Never zeroed first (see [`buffer::banded`]), for planes computed from
+/// other data row by row, such as a decoded photo's colour planes.
+pub(crate) fn plane_by_rows(
+    height: usize,
+    width: usize,
+    make_row: impl Fn(usize, &mut [f32]) + Sync,
+) -> Array2<f32> {
+    const BAND_ROWS: usize = 8;
+    let data = buffer::banded(
+        height * width,
+        BAND_ROWS * width,
+        |band, values: &mut [f32]| {
+            for (i, row) in values.chunks_exact_mut(width.max(1)).enumerate() {
+                make_row(band * BAND_ROWS + i, row);
+            }
+        },
+    );
+    plane(height, width, data)
+}
+
 /// A zeroed plane backed by huge pages where possible, its pages already faulted in ([`buffer`]).
 pub(crate) fn prefaulted_plane(height: usize, width: usize) -> Array2<f32> {
     plane(height, width, buffer::prefaulted_f32(height * width))
@@ -128,5 +149,32 @@ mod tests {
         assert_eq!(got, vec![3, 2, 1, 0, 0, 1, 2, 3, 3, 2, 1, 0]);
         assert!((-5..5).all(|i| reflect(i, 1) == 0));
         assert_eq!(reflect(-3, 2), 1);
+    }
+
+    /// Every row is the one asked for, whatever the shape (bands of 8 rows, a last short band, empty
+    /// planes) and the thread count.
+    #[test]
+    fn planes_by_rows_hold_each_row_as_made() {
+        for (h, w) in [
+            (0, 5),
+            (5, 0),
+            (1, 1),
+            (1, 9),
+            (9, 1),
+            (8, 3),
+            (17, 13),
+            (64, 40),
+        ] {
+            let expected = Array2::from_shape_fn((h, w), |(y, x)| (y * 1000 + x) as f32);
+            let make = || {
+                plane_by_rows(h, w, |y, row| {
+                    for (x, v) in row.iter_mut().enumerate() {
+                        *v = (y * 1000 + x) as f32;
+                    }
+                })
+            };
+            testutil::assert_thread_independent(make);
+            assert_eq!(make(), expected, "{h} × {w}");
+        }
     }
 }
