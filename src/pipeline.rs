@@ -197,11 +197,11 @@ pub fn analyze_patient(
                     })
                 },
                 || {
-                    others.first().map(|&(index, path)| {
-                        guarded("analysing this photo", || {
-                            load_session(patient, index, path, options, on_photo)
-                        })
-                    })
+                    // Without a baseline photo there is nothing to register to: no head start.
+                    let &(index, path) = others.first().filter(|_| baseline_job.is_some())?;
+                    Some(guarded("analysing this photo", || {
+                        load_session(patient, index, path, true, options, on_photo)
+                    }))
                 },
             );
             let (baseline, baseline_frame) = match baseline_outcome {
@@ -257,6 +257,7 @@ pub fn analyze_patient(
             };
             // The head-started session finishes beside the others, which go as before: decoded,
             // registered and measured in parallel, one per free worker.
+            let head_started = usize::from(head_start.is_some());
             let (first, rest) = rayon::join(
                 || {
                     others
@@ -266,12 +267,19 @@ pub fn analyze_patient(
                 },
                 || {
                     others
-                        .get(1..)
+                        .get(head_started..)
                         .unwrap_or_default()
                         .par_iter()
                         .map(|&(index, path)| {
                             let loaded = guarded("analysing this photo", || {
-                                load_session(patient, index, path, options, on_photo)
+                                load_session(
+                                    patient,
+                                    index,
+                                    path,
+                                    baseline_frame.is_ok(),
+                                    options,
+                                    on_photo,
+                                )
                             });
                             finish(index, path, loaded)
                         })
@@ -548,22 +556,27 @@ struct SessionInput {
     preview: PreviewSource,
 }
 
-/// A session photo once loaded: `input` is `None` when it could not be used (`entry` says why).
+/// A session photo once loaded: `input` is `None` when it could not be used (`entry.error` says
+/// why) or was only checked, there being no baseline to register it to.
 struct Loaded {
     index: usize,
     entry: SessionEntry,
     input: Option<SessionInput>,
 }
 
+/// Decodes a session photo and, if `prepare` (the view has a usable baseline, or may have), reduces it
+/// to its [`SessionInput`].
 fn load_session(
     patient: &Patient,
     index: usize,
     path: &Path,
+    prepare: bool,
     options: &AnalyzeOptions,
     on_photo: &(dyn Fn(&PhotoEvent<'_>) + Sync),
 ) -> Loaded {
     let mut entry = entry(patient, index, path);
-    let input = load(patient, path, &mut entry, options, on_photo).map(|photo| {
+    let photo = load(patient, path, &mut entry, options, on_photo);
+    let input = photo.filter(|_| prepare).map(|photo| {
         let Photo { rgb, luminance, .. } = photo;
         let shading = Shading::new(&rgb);
         let preview = PreviewSource::new(&rgb, options.preview_side);
@@ -594,15 +607,9 @@ fn process_session(
         mut entry,
         input,
     } = loaded;
-    let Some(SessionInput {
-        luminance,
-        prepared,
-        shading,
-        preview,
-    }) = input
-    else {
+    if entry.error.is_some() {
         return Processed::unmeasured(index, entry);
-    };
+    }
     let base = match baseline {
         Ok(b) => b,
         Err(why) => {
@@ -613,6 +620,16 @@ fn process_session(
             ));
             return Processed::unmeasured(index, entry);
         }
+    };
+    // Not reached: with a usable baseline every readable session is prepared.
+    let Some(SessionInput {
+        luminance,
+        prepared,
+        shading,
+        preview,
+    }) = input
+    else {
+        return Processed::unmeasured(index, entry);
     };
     let alignment = align::align(&base.reference, &prepared, &options.align);
     drop(prepared);

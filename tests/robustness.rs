@@ -519,6 +519,11 @@ fn hostile_archive_is_reported_file_by_file_and_the_rest_is_measured() {
         )],
         &stderr,
     );
+    // Its photo is still listed, decoded (a broken file would be named) but not registered.
+    let left = session(&p008, "left", "2026-02-12/left.jpg");
+    assert!(left["photo"].is_object(), "{left}");
+    assert_eq!(left["alignment"]["status"], "failed", "{left}");
+    assert!(left["metrics"].is_null(), "{left}");
 
     // Good patients and patients with hostile names: measured, no errors.
     for name in [b"P001".as_slice(), b"P002"]

@@ -173,13 +173,6 @@ fn run_patients(
         run.failed = true;
     }
     let mut index = Vec::new();
-    // The detector's size calibration (computed once, tens of ms) is made here, before any patient's
-    // work: made on first use inside the parallel loop, the worker making it would wait for its own
-    // parallel pieces and could meanwhile pick up another patient's job from its queue, which would
-    // then wait on the same once-cell.
-    if total > 0 {
-        let _ = skintex::metrics::blobs::Calibration::get();
-    }
     // As many patients at once as there are worker threads: one patient's work has serial stretches
     // (the baseline before its sessions, the view statistics, the writing) that left a core idle
     // (174 % CPU of 2 on a 12 MP batch). Reports are still written in archive order, a window at a

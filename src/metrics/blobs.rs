@@ -64,6 +64,7 @@ pub fn soft_disk_coverage(x: usize, y: usize, cx: f64, cy: f64, radius: f64) -> 
     // would sum to bit for bit, so it is answered without them: most pixels of a rendering around a
     // disk lie outside it, and the samples' `hypot`s were 40 % of the size calibration's time.
     const SAMPLE_REACH: f64 = 0.54;
+    const _: () = assert!(0.375 * std::f64::consts::SQRT_2 < SAMPLE_REACH);
     let centre_distance = (x as f64 - cx).hypot(y as f64 - cy);
     if centre_distance >= 1.3 * radius + SAMPLE_REACH {
         return 0.0;
@@ -660,14 +661,38 @@ pub struct Calibration {
 const CALIBRATION_RADII: (f64, f64, usize) = (0.6, 24.0, 48);
 
 impl Calibration {
-    /// The calibration of this detector (computed once per process: 37 ms on two cores, 61 ms on one,
-    /// for a 12 MP `compare` on the Xeon machine). Call it once before fanning work out over a thread
-    /// pool: a worker that meets the first call inside a parallel loop waits on a once-cell while it
-    /// runs parallel work of its own.
+    /// The calibration of this detector, computed on first use (once per process: 37 ms on two
+    /// cores, 61 ms on one, on the Xeon machine). Safe to call from inside parallel work.
     #[must_use]
     pub fn get() -> &'static Self {
         static TABLE: OnceLock<Calibration> = OnceLock::new();
-        TABLE.get_or_init(Self::measure)
+        TABLE.get_or_init(Self::measure_isolated)
+    }
+
+    /// [`Self::measure`] on threads of its own. The detector it runs is parallel, and a rayon worker
+    /// that made the table itself would, while waiting for those parallel pieces, pick up other queued
+    /// jobs: one of them (another photo's measurement) could call [`Self::get`] on the same thread,
+    /// inside the once-cell's own initialisation, which deadlocks. A separate OS thread driving a
+    /// private pool runs nothing but the calibration; the callers just wait for it.
+    fn measure_isolated() -> Self {
+        let threads = rayon::current_num_threads();
+        let outcome = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .map(|pool| pool.install(Self::measure))
+                        .ok()
+                })
+                .join()
+        });
+        match outcome {
+            Ok(Some(table)) => table,
+            // No threads to be had: measure here, as a plain caller would.
+            Ok(None) => Self::measure(),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     fn measure() -> Self {
