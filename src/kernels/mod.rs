@@ -31,6 +31,7 @@ use std::borrow::Cow;
 
 use ndarray::{Array2, ArrayView2};
 
+pub(crate) use buffer::prefetch;
 pub use derivative::{
     difference_of_gaussians, gaussian_derivative, gradient_magnitude, laplacian_of_gaussian,
     normalised_dog, sobel,
