@@ -501,110 +501,80 @@ fn planes_from<T: Copy + Sync>(
 mod tests {
     use super::*;
 
+    type Make<T> = fn(u32, u32, Vec<T>) -> Option<DynamicImage>;
+    /// A layout's image, if made, and the linear value of raw sample `i`.
+    type Layout<'a> = (Option<DynamicImage>, Box<dyn Fn(usize) -> f32 + 'a>);
+    /// The layouts by channel count (1–4): 8-bit, 16-bit and (colour only) float.
+    const EIGHT: [Make<u8>; 4] = [
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageLuma8),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageLumaA8),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgb8),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgba8),
+    ];
+    const SIXTEEN: [Make<u16>; 4] = [
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageLuma16),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageLumaA16),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgb16),
+        |w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgba16),
+    ];
+    const FLOAT: [Option<Make<f32>>; 4] = [
+        None,
+        None,
+        Some(|w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgb32F)),
+        Some(|w, h, r| image::ImageBuffer::from_raw(w, h, r).map(DynamicImage::ImageRgba32F)),
+    ];
+
     /// Every sample layout converts pixel by pixel as the transfer tables say: grey and grey + alpha
     /// into three equal planes and a luminance equal to them, colour with alpha ignored, float as given
     /// (negatives clamped) with the luminance of the three linear values. Odd sizes, so the row bands
     /// end part-way.
     #[test]
     fn every_layout_converts_pixel_by_pixel() {
-        use image::{ImageBuffer, Luma, LumaA, Rgb, Rgba};
         let (w, h) = (7u32, 19u32);
-        let s8 = |x: u32, y: u32, c: u32| ((x * 37 + y * 11 + c * 71) % 256) as u8;
-        let s16 = |x: u32, y: u32, c: u32| ((x * 9_973 + y * 3_001 + c * 17_011) % 65_536) as u16;
-        let sf =
-            |x: u32, y: u32, c: u32| (x as f32 * 0.11 + y as f32 * 0.07 - c as f32 * 0.5) - 0.3;
         let t8 = colour::srgb8_table();
         let t16 = colour::srgb16_table();
-        let lin8 = |v: u8| t8[usize::from(v)];
-        let lin16 = |v: u16| t16[usize::from(v)];
-        let linf = |v: f32| v.max(0.0);
-        type Expected = Box<dyn Fn(u32, u32) -> [f32; 3]>;
-        let cases: Vec<(&str, DynamicImage, Expected)> = vec![
-            (
-                "luma8",
-                DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| Luma([s8(x, y, 0)]))),
-                Box::new(move |x, y| [lin8(s8(x, y, 0)); 3]),
-            ),
-            (
-                "lumaA8",
-                DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| {
-                    LumaA([s8(x, y, 0), s8(x, y, 1)])
-                })),
-                Box::new(move |x, y| [lin8(s8(x, y, 0)); 3]),
-            ),
-            (
-                "rgb8",
-                DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgb([s8(x, y, 0), s8(x, y, 1), s8(x, y, 2)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| lin8(s8(x, y, c)))),
-            ),
-            (
-                "rgba8",
-                DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgba([s8(x, y, 0), s8(x, y, 1), s8(x, y, 2), s8(x, y, 3)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| lin8(s8(x, y, c)))),
-            ),
-            (
-                "luma16",
-                DynamicImage::ImageLuma16(ImageBuffer::from_fn(w, h, |x, y| Luma([s16(x, y, 0)]))),
-                Box::new(move |x, y| [lin16(s16(x, y, 0)); 3]),
-            ),
-            (
-                "lumaA16",
-                DynamicImage::ImageLumaA16(ImageBuffer::from_fn(w, h, |x, y| {
-                    LumaA([s16(x, y, 0), s16(x, y, 1)])
-                })),
-                Box::new(move |x, y| [lin16(s16(x, y, 0)); 3]),
-            ),
-            (
-                "rgb16",
-                DynamicImage::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgb([s16(x, y, 0), s16(x, y, 1), s16(x, y, 2)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| lin16(s16(x, y, c)))),
-            ),
-            (
-                "rgba16",
-                DynamicImage::ImageRgba16(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgba([s16(x, y, 0), s16(x, y, 1), s16(x, y, 2), s16(x, y, 3)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| lin16(s16(x, y, c)))),
-            ),
-            (
-                "rgb32f",
-                DynamicImage::ImageRgb32F(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgb([sf(x, y, 0), sf(x, y, 1), sf(x, y, 2)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| linf(sf(x, y, c)))),
-            ),
-            (
-                "rgba32f",
-                DynamicImage::ImageRgba32F(ImageBuffer::from_fn(w, h, |x, y| {
-                    Rgba([sf(x, y, 0), sf(x, y, 1), sf(x, y, 2), sf(x, y, 3)])
-                })),
-                Box::new(move |x, y| [0, 1, 2].map(|c| linf(sf(x, y, c)))),
-            ),
-        ];
-        for (name, image, expected) in cases {
-            let (rgb, luma) = to_linear_planes(&image);
-            for plane in rgb.iter().chain([&luma]) {
-                assert_eq!(plane.dim(), (h as usize, w as usize), "{name}");
+        // Sample i of the raw buffer, as each depth stores it and as linear light.
+        let code = |i: usize| (i * 9_973 + 17) % 65_536;
+        let float = |i: usize| (i % 23) as f32 * 0.07 - 0.3;
+        for channels in 1..=4usize {
+            let len = (w * h) as usize * channels;
+            let raw8: Vec<u8> = (0..len).map(|i| (code(i) % 256) as u8).collect();
+            let raw16: Vec<u16> = (0..len).map(|i| code(i) as u16).collect();
+            let rawf: Vec<f32> = (0..len).map(float).collect();
+            let k = channels - 1;
+            let mut layouts: Vec<Layout<'_>> = vec![
+                (EIGHT[k](w, h, raw8), Box::new(|i| t8[code(i) % 256])),
+                (SIXTEEN[k](w, h, raw16), Box::new(|i| t16[code(i)])),
+            ];
+            if let Some(make) = FLOAT[k] {
+                layouts.push((make(w, h, rawf), Box::new(|i| float(i).max(0.0))));
             }
-            for y in 0..h {
-                for x in 0..w {
-                    let [r, g, b] = expected(x, y);
-                    let (i, j) = (y as usize, x as usize);
+            for (image, linear) in layouts {
+                let image = image.expect("the raw buffer fits the layout");
+                let name = format!("{:?}", image.color());
+                let (rgb, luma) = to_linear_planes(&image);
+                for plane in rgb.iter().chain([&luma]) {
+                    assert_eq!(plane.dim(), (h as usize, w as usize), "{name}");
+                }
+                for (i, j) in (0..h as usize).flat_map(|i| (0..w as usize).map(move |j| (i, j))) {
+                    let first = (i * w as usize + j) * channels;
+                    // Grey: one sample for all three planes, and the luminance is that plane.
+                    let [r, g, b] = if channels >= 3 {
+                        [0, 1, 2].map(|c| linear(first + c))
+                    } else {
+                        [linear(first); 3]
+                    };
+                    let y = if channels >= 3 {
+                        colour::luminance(r, g, b)
+                    } else {
+                        r
+                    };
                     let got = [rgb[0][[i, j]], rgb[1][[i, j]], rgb[2][[i, j]], luma[[i, j]]];
-                    // A grey photo's luminance is its one plane.
-                    let grey = name.starts_with("luma");
-                    let y_lin = if grey { r } else { colour::luminance(r, g, b) };
-                    let want = [r, g, b, y_lin];
+                    let want = [r, g, b, y];
                     assert_eq!(
                         got.map(f32::to_bits),
                         want.map(f32::to_bits),
-                        "{name} ({x}, {y})"
+                        "{name} ({j}, {i})"
                     );
                 }
             }
