@@ -16,7 +16,8 @@
 //!
 //! One of the two places with `unsafe` code in skintex (the other is `keep_freed_memory` in
 //! `src/main.rs`): one advisory system call on memory the `Vec` owns, a prefetch instruction, and
-//! the `set_len` of `banded` and `row_banded` once every element has been written.
+//! the `set_len` of `banded` and `row_banded` once every element has been written, and the copy of
+//! each finished band into the output (`copy_to_uninit`).
 
 use rayon::prelude::*;
 
@@ -220,10 +221,19 @@ fn with_scratch<T: bytemuck::Pod>(len: usize, f: impl FnOnce(&mut [T])) {
 }
 
 /// Copies `src` into `dst` (same length), initialising every element of `dst`.
+///
+/// A `memcpy`, not an element loop: this function is generic, not multiversioned, so the loop
+/// compiled to 16-byte SSE moves, and it was a quarter of a 12 MP σ = 1 Gaussian's time. With the
+/// C library's copy, one thread on a 2-core Intel Xeon (harness medians): σ = 1 Gaussian 15.8 →
+/// 14.8 ms, bilinear warp 33.2 → 31.3, black top-hat r = 6 45.5 → 43.2; σ = 1 on two threads 7.1 →
+/// 6.5 ms.
 fn copy_to_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
     let n = dst.len().min(src.len());
-    for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
-        d.write(s);
+    #[allow(unsafe_code)]
+    // SAFETY: both ranges hold `n` elements of `T` (`n` is at most either length), `MaybeUninit<T>`
+    // has `T`'s layout, and a `&mut` and a `&` slice cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<T>(), n);
     }
     // Callers pass equal lengths; should one not, the rest is still initialised.
     zero_uninit(&mut dst[n..]);
