@@ -15,9 +15,9 @@
 //! memory a zeroed plane is a serial 48 MB `memset`.
 //!
 //! One of the two places with `unsafe` code in skintex (the other is `keep_freed_memory` in
-//! `src/main.rs`): one advisory system call on memory the `Vec` owns, a prefetch instruction, and
-//! the `set_len` of `banded` and `row_banded` once every element has been written, and the copy of
-//! each finished band into the output (`copy_to_uninit`).
+//! `src/main.rs`): one advisory system call on memory the `Vec` owns, a prefetch instruction, the
+//! `set_len` of `banded` and `row_banded` once every element has been written, and the copy of bands
+//! and row segments into the output (`copy_to_uninit`).
 
 use rayon::prelude::*;
 
@@ -70,8 +70,8 @@ pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
 /// that policy: one thread 10.1–10.7 → 8.6–9.3 ms, two threads 5.6–5.8 → 4.6–4.8 ms. With fresh
 /// pages it costs 0.3–0.5 ms more (12.0–12.3 against 11.6–12.0 ms on one thread, two threads
 /// unchanged). Streaming the copy with non-temporal stores measured no faster than plain copies on the
-/// AMD EPYC. On a 2-core Intel Xeon VM they made the kernels faster alone (12 MP σ = 1, one thread,
-/// 15.6 → 12.6 ms) but a whole 12 MP `compare` slower (median of 7, 1.084 → 1.100 s): the next step
+/// AMD EPYC. On a 2-core Intel Xeon VM, against the `memcpy` of `copy_to_uninit`, they made the
+/// kernels faster alone (12 MP σ = 1, one thread, medians 15.6 → 12.6 ms) but a whole 12 MP `compare` slower (median of 7, 1.084 → 1.100 s): the next step
 /// usually reads the plane just written, and a streamed plane is no longer in cache for it.
 pub(crate) fn banded<T, F>(len: usize, band_len: usize, make: F) -> Vec<T>
 where

@@ -134,8 +134,8 @@ const TILE_COLS: usize = 64;
 /// Every `PROBE_STEP`-th pixel of a span loads its lower tap ahead of the gather stage. perf put a
 /// third of the warp on the lower-row loads, each the first touch of a source line and each waiting
 /// for memory with little else in flight; a loop of nothing but those loads keeps many misses in flight
-/// at once, and the gather then finds the lines in cache. 12 MP, one thread: 45 → 38 ms (every 8th
-/// pixel 41 ms; every 2nd, 48 ms). Once the tap indices were vectorised (see the span's stage 1),
+/// at once, and the gather then finds the lines in cache. 12 MP, one thread, when the probe was added
+/// (every 4th pixel): 45 → 38 ms (every 8th pixel 41 ms; every 2nd, 48 ms). Once the tap indices were vectorised (see the span's stage 1),
 /// every 8th pixel measured best on a 2-core Intel Xeon: 34.1 ms against 34.6–35.5 for every 4th;
 /// every 2nd, 16th and 64th were 4, 0.5 and 2 ms slower than every 8th.
 const PROBE_STEP: usize = 8;
@@ -198,8 +198,8 @@ fn bilinear_affine_span(
     // warp's time (perf; converting `as i32` was no better). So the integer parts stay `f64`, the
     // flat index `y·w + x` is made in `f64` (exact below 2⁵²), and adding 2⁵² puts that integer in
     // the low bits of the sum's mantissa, read back as integer bits. The fractions `s − trunc(s)`
-    // are the same `f64` values as `s − (s as usize) as f64`. 12 MP, one thread, on a 2-core Intel
-    // Xeon: 51.5 → 34 ms.
+    // equal `bilinear`'s `s − floor(s)`, sign of zero included. 12 MP, one thread, on a 2-core Intel
+    // Xeon: 51.5 → 34 ms, together with the probe stride's re-tuning (`PROBE_STEP`).
     let mut at = [0usize; TILE_COLS];
     let mut fx = [0f32; TILE_COLS];
     let mut fy = [0f32; TILE_COLS];
@@ -217,7 +217,8 @@ fn bilinear_affine_span(
         probe[k] = data[at[i] + w];
     }
     std::hint::black_box(&probe);
-    // 2. The four taps, each row's pair as one 8-byte load (53 → 51.5 ms against four 4-byte loads).
+    // 2. The four taps, each row's pair as one 8-byte load (53 → 51.5 ms against four 4-byte loads,
+    // on the Xeon). Interior spans always have both pairs: the `if let` only avoids a panic path.
     let mut top_pairs = [[0f32; 2]; TILE_COLS];
     let mut bottom_pairs = [[0f32; 2]; TILE_COLS];
     for i in 0..n {
