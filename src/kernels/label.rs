@@ -180,7 +180,10 @@ pub fn label(
         row_start.extend(ends.iter().map(|&end| base + end));
     }
 
-    // 2. Union-find over runs of adjacent rows.
+    // 2. Union-find over runs of adjacent rows, serially. Joining each band's rows in parallel and
+    // then the seams between bands gives the same roots (the smaller index always wins) but measured
+    // slower at 12 MP on a 2-core Intel Xeon: 1.02 → 1.15 ms on one thread, 0.69 → 0.74 ms on two
+    // (the per-band parent vectors cost more than the unions they spread out).
     let mut parent: Vec<u32> = (0..total as u32).collect();
     let reach = u32::from(connectivity == Connectivity::Eight);
     for y in 1..h {
@@ -421,6 +424,33 @@ mod tests {
                 )) < density
             })
         })
+    }
+
+    /// Masks taller than a band of the run search, so components cross the seams between bands.
+    fn tall_masks() -> impl Strategy<Value = Array2<bool>> {
+        let density = prop_oneof![0.3f64..0.7, 0.9f64..1.0];
+        (
+            RUN_BAND - 2..3 * RUN_BAND + 5,
+            1usize..40,
+            density,
+            any::<u64>(),
+        )
+            .prop_map(|(h, w, density, seed)| {
+                Array2::from_shape_fn((h, w), |(y, x)| {
+                    crate::synth::noise::unit_from_hash(crate::synth::noise::hash2(
+                        seed, x as i64, y as i64,
+                    )) < density
+                })
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn components_across_band_seams_match_flood_fill(mask in tall_masks(), eight in any::<bool>()) {
+            let conn = if eight { Connectivity::Eight } else { Connectivity::Four };
+            prop_assert_eq!(label(mask.view(), None, conn).image(), naive(&mask, conn));
+        }
     }
 
     proptest! {
