@@ -71,8 +71,9 @@ pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
 /// pages it costs 0.3–0.5 ms more (12.0–12.3 against 11.6–12.0 ms on one thread, two threads
 /// unchanged). Streaming the copy with non-temporal stores measured no faster than plain copies on the
 /// AMD EPYC. On a 2-core Intel Xeon VM, against the `memcpy` of `copy_to_uninit`, they made the
-/// kernels faster alone (12 MP σ = 1, one thread, medians 15.6 → 12.6 ms) but a whole 12 MP `compare` slower (median of 7, 1.084 → 1.100 s): the next step
-/// usually reads the plane just written, and a streamed plane is no longer in cache for it.
+/// kernels faster alone (12 MP σ = 1, one thread, medians 15.6 → 12.6 ms) but a whole 12 MP
+/// `compare` slower (median of 7, 1.084 → 1.100 s): the next step usually reads the plane just
+/// written, and a streamed plane is no longer in cache for it.
 pub(crate) fn banded<T, F>(len: usize, band_len: usize, make: F) -> Vec<T>
 where
     T: bytemuck::Pod + Send,

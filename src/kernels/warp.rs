@@ -135,9 +135,10 @@ const TILE_COLS: usize = 64;
 /// third of the warp on the lower-row loads, each the first touch of a source line and each waiting
 /// for memory with little else in flight; a loop of nothing but those loads keeps many misses in flight
 /// at once, and the gather then finds the lines in cache. 12 MP, one thread, when the probe was added
-/// (every 4th pixel): 45 → 38 ms (every 8th pixel 41 ms; every 2nd, 48 ms). Once the tap indices were vectorised (see the span's stage 1),
-/// every 8th pixel measured best on a 2-core Intel Xeon: 34.1 ms against 34.6–35.5 for every 4th;
-/// every 2nd, 16th and 64th were 4, 0.5 and 2 ms slower than every 8th.
+/// (every 4th pixel): 45 → 38 ms (every 8th pixel 41 ms; every 2nd, 48 ms). Once the tap indices
+/// were vectorised (see the span's stage 1), every 8th pixel measured best on a 2-core Intel Xeon:
+/// 34.1 ms against 34.6–35.5 for every 4th; every 2nd, 16th and 64th were 4, 0.5 and 2 ms slower
+/// than every 8th.
 const PROBE_STEP: usize = 8;
 
 /// 2⁵²: from here up an `f64` holds only integers, so adding it to a smaller non-negative integer
