@@ -92,7 +92,7 @@ fn bench(c: &mut Criterion) {
         });
     });
     let height = height_map(photo.luminance.view(), 1.0);
-    let detect = options.detect_options(0.5 * options.scar_max_diameter_mm * px_per_mm);
+    let detect = options.detect_options(px_per_mm);
     group.bench_function("blobs", |b| {
         b.iter(|| {
             black_box(blobs::detect(height.view(), &detect, &|x, y| {

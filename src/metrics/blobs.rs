@@ -13,6 +13,12 @@
 //! local spread of the same level (robust σ per tile) and the blob is not elongated (Hessian trace²/det,
 //! which rejects wrinkles, hairs and edges).
 //!
+//! **Inner scale.** The height is first blurred by a Gaussian of [`DetectOptions::inner_sigma`], so the
+//! finest structure the detector sees is set by a known blur and not by what a photo's pixel grid did
+//! to it (demosaicing, JPEG quantisation, a resampling): those differ between sessions of one patient,
+//! and a blob at the resolution limit is found or not depending on them. The blur is part of the
+//! detector, so the size calibration below includes it.
+//!
 //! **What the size means.** A detector's peak scale is not a size: it depends on the blob's profile and on
 //! the blurs applied. [`Calibration`] runs this same detector on ideal depressions of known radius — a
 //! soft-edged disk ([`soft_disk`]) reaching half its depth at radius R, integrated over square pixels —
@@ -22,8 +28,8 @@
 //! Written here rather than taken from imageproc because no crate offers a multi-octave DoG with
 //! sub-level interpolation and a size calibration, and the kernels it needs are ours already.
 
-use std::collections::VecDeque;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
@@ -231,6 +237,11 @@ pub struct DetectOptions {
     /// the (costly) scale refinement: the refined depth differs from the pyramid's by far less than
     /// 30 %. 0 refines every candidate.
     pub min_depth: f64,
+    /// The detector's inner scale: a Gaussian σ (input px) applied to the height before anything else,
+    /// so the finest scales it sees are set by this blur rather than by the camera, the JPEG encoder
+    /// or an interpolation (see [`crate::metrics::MetricOptions::detector_inner_sigma_mm`]). Its
+    /// [`Calibration`] includes it. 0: none.
+    pub inner_sigma: f32,
 }
 
 /// Finds dark blobs in `height` (larger = higher, so a depression is a local minimum). Thresholds
@@ -245,9 +256,16 @@ pub fn detect(
     if h < 3 || w < 3 {
         return Vec::new();
     }
-    // The refinement reads rows as slices (a copy only if the caller passed a strided view).
-    let height = height.as_standard_layout();
-    let height = height.view();
+    // The refinement reads rows as slices (a copy only if the caller passed a strided view and there
+    // is no inner blur to make one anyway).
+    let (smoothed, standard);
+    let height = if options.inner_sigma > 0.0 {
+        smoothed = blur(height, options.inner_sigma);
+        smoothed.view()
+    } else {
+        standard = height.as_standard_layout();
+        standard.view()
+    };
     let k = 2f32.powf(1.0 / SCALES as f32);
     let edge_limit = (options.max_elongation + 1.0).powi(2) / options.max_elongation.max(1.0);
     let mut blobs = Vec::new();
@@ -324,11 +342,11 @@ pub fn detect(
         };
         base = decimated;
     }
-    let calibration = (options.min_depth > 0.0).then(Calibration::get);
+    let calibration = (options.min_depth > 0.0).then(|| Calibration::get(options.inner_sigma));
     let refined: Vec<Blob> = blobs
         .par_iter()
         .filter(|b| {
-            calibration.is_none_or(|c| {
+            calibration.as_ref().is_none_or(|c| {
                 c.size_and_depth(b)
                     .is_none_or(|(_, depth)| depth >= 0.7 * options.min_depth)
             })
@@ -680,12 +698,23 @@ pub struct Calibration {
 const CALIBRATION_RADII: (f64, f64, usize) = (0.6, 24.0, 48);
 
 impl Calibration {
-    /// The calibration of this detector, computed on first use (once per process: 37 ms on two
-    /// cores, 61 ms on one, on the Xeon machine). Safe to call from inside parallel work.
+    /// The calibration of this detector with inner scale `inner_sigma` (px), computed on first use of
+    /// that inner scale (once per process each: about 40 ms on two cores). Callers quantise the inner
+    /// scale (see [`crate::metrics::MetricOptions::detect_options`]), so a batch needs a handful.
+    /// Safe to call from inside parallel work.
     #[must_use]
-    pub fn get() -> &'static Self {
-        static TABLE: OnceLock<Calibration> = OnceLock::new();
-        TABLE.get_or_init(Self::measure_isolated)
+    pub fn get(inner_sigma: f32) -> Arc<Self> {
+        static TABLES: Mutex<BTreeMap<u32, Arc<OnceLock<Arc<Calibration>>>>> =
+            Mutex::new(BTreeMap::new());
+        // The map's lock is held only to find the cell, never while a table is measured: photos of
+        // other inner scales go on, and those of the same one wait in the cell's own initialisation.
+        let cell = {
+            let mut tables = TABLES
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(tables.entry(inner_sigma.to_bits()).or_default())
+        };
+        Arc::clone(cell.get_or_init(|| Arc::new(Self::measure_isolated(inner_sigma))))
     }
 
     /// [`Self::measure`] on threads of its own. The detector it runs is parallel, and a rayon worker
@@ -693,7 +722,7 @@ impl Calibration {
     /// jobs: one of them (another photo's measurement) could call [`Self::get`] on the same thread,
     /// inside the once-cell's own initialisation, which deadlocks. A separate OS thread driving a
     /// private pool runs nothing but the calibration; the callers just wait for it.
-    fn measure_isolated() -> Self {
+    fn measure_isolated(inner_sigma: f32) -> Self {
         let threads = rayon::current_num_threads();
         let outcome = std::thread::scope(|scope| {
             scope
@@ -701,7 +730,7 @@ impl Calibration {
                     rayon::ThreadPoolBuilder::new()
                         .num_threads(threads)
                         .build()
-                        .map(|pool| pool.install(Self::measure))
+                        .map(|pool| pool.install(|| Self::measure(inner_sigma)))
                         .ok()
                 })
                 .join()
@@ -709,12 +738,12 @@ impl Calibration {
         match outcome {
             Ok(Some(table)) => table,
             // No threads to be had: measure here, as a plain caller would.
-            Ok(None) => Self::measure(),
+            Ok(None) => Self::measure(inner_sigma),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 
-    fn measure() -> Self {
+    fn measure(inner_sigma: f32) -> Self {
         let (r0, r1, n) = CALIBRATION_RADII;
         let mut table: Vec<(f64, f64, f64)> = (0..n)
             .into_par_iter()
@@ -723,7 +752,7 @@ impl Calibration {
                 let phases = [(0.0, 0.0), (0.5, 0.5), (0.25, 0.0), (0.0, 0.375)];
                 let mut found = Vec::new();
                 for (px, py) in phases {
-                    if let Some(b) = ideal_blob(radius, px, py) {
+                    if let Some(b) = ideal_blob(radius, px, py, inner_sigma) {
                         found.push(b);
                     }
                 }
@@ -792,7 +821,7 @@ impl Calibration {
 
 /// Renders a unit-depth soft disk of `radius` centred at `(c + px, c + py)`, integrated over each
 /// pixel, and returns the blob the detector finds nearest its centre.
-fn ideal_blob(radius: f64, px: f64, py: f64) -> Option<Blob> {
+fn ideal_blob(radius: f64, px: f64, py: f64, inner_sigma: f32) -> Option<Blob> {
     let side = ((3.5 * radius).ceil() as usize * 2 + 9).max(24);
     let c = (side / 2) as f64;
     let (cx, cy) = (c + px, c + py);
@@ -804,6 +833,7 @@ fn ideal_blob(radius: f64, px: f64, py: f64) -> Option<Blob> {
         min_snr: 0.0,
         max_elongation: 10.0,
         min_depth: 0.0,
+        inner_sigma,
     };
     detect(img.view(), &options, &|_, _| true)
         .into_iter()
@@ -833,66 +863,86 @@ mod tests {
         }
     }
 
+    /// The inner scale of the default options at the nominal 0.05 mm/px, rounded as
+    /// `MetricOptions::detect_options` rounds it.
+    fn nominal_inner() -> f32 {
+        let options = crate::metrics::MetricOptions::default();
+        options
+            .detect_options(1.0 / crate::metrics::NOMINAL_MM_PER_PX)
+            .inner_sigma
+    }
+
     #[test]
     fn calibration_is_monotone_and_covers_pores_to_scars() {
-        let cal = Calibration::get();
-        let e = cal.entries();
-        assert!(e.len() >= 40, "{e:?}");
-        for pair in e.windows(2) {
+        for inner in [0.0, nominal_inner()] {
+            let cal = Calibration::get(inner);
+            let e = cal.entries();
+            assert!(e.len() >= 40, "inner {inner}: {e:?}");
+            for pair in e.windows(2) {
+                assert!(
+                    pair[1].1 > pair[0].1,
+                    "inner {inner}: radius not increasing in σ: {pair:?}"
+                );
+            }
+            // The smallest pore the metrics count, 0.12 mm across, is 1.2 px in radius at 0.05 mm/px.
             assert!(
-                pair[1].1 > pair[0].1,
-                "radius not increasing in σ: {pair:?}"
+                e[0].1 <= 1.2,
+                "inner {inner}: pores of 1.2 px radius must be resolved: {e:?}"
             );
-        }
-        assert!(
-            e[0].1 < 1.2,
-            "pores of 1.2 px radius must be resolved: {e:?}"
-        );
-        // A flat disk's normalised Laplacian peaks at σ = R/√2 (Lindeberg 1998); once pixels are
-        // small against the disk, the soft edge moves that by little.
-        for &(sigma, radius, _) in e.iter().filter(|e| e.1 > 8.0) {
-            let ratio = radius / sigma;
-            assert!(
-                (ratio - 2f64.sqrt()).abs() < 0.05,
-                "R/σ = {ratio} at R = {radius}"
-            );
+            // A flat disk's normalised Laplacian peaks at σ = R/√2 (Lindeberg 1998); once pixels and
+            // the inner blur are small against the disk, the soft edge moves that by little.
+            for &(sigma, radius, _) in e.iter().filter(|e| e.1 > 8.0) {
+                let ratio = radius / sigma;
+                assert!(
+                    (ratio - 2f64.sqrt()).abs() < 0.05,
+                    "inner {inner}: R/σ = {ratio} at R = {radius}"
+                );
+            }
         }
     }
 
     /// Blobs of known radius and depth on a flat plane, at radii between the table's nodes and beyond
-    /// it (self-similar range): the calibrated size and depth come back.
+    /// it (self-similar range), without and with the default inner scale: the calibrated size and
+    /// depth come back.
     #[test]
     fn recovers_radius_and_depth_of_soft_disks() {
-        let cal = Calibration::get();
-        for (radius, depth) in [
-            (1.3, 0.1),
-            (2.7, 0.2),
-            (5.0, 0.05),
-            (11.0, 0.3),
-            (40.0, 0.2),
-        ] {
-            let side = (radius * 8.0) as usize + 40;
-            let (cx, cy) = (side as f64 / 2.0 + 0.3, side as f64 / 2.0 - 0.2);
-            let img = Array2::from_shape_fn((side, side), |(y, x)| {
-                (0.3 - depth * soft_disk_coverage(x, y, cx, cy, radius)) as f32
-            });
-            let options = DetectOptions {
-                octaves: octaves_for(radius * 1.5),
-                min_snr: 0.0,
-                max_elongation: 3.0,
-                min_depth: 0.0,
-            };
-            let blob = detect(img.view(), &options, &|_, _| true)
-                .into_iter()
-                .max_by(|a, b| a.response.total_cmp(&b.response))
-                .unwrap();
-            assert!(
-                (blob.x - cx).hypot(blob.y - cy) < 0.1 * radius + 0.3,
-                "{blob:?}"
-            );
-            let (r, d) = cal.size_and_depth(&blob).unwrap();
-            assert!((r / radius - 1.0).abs() < 0.05, "R {r} vs {radius}");
-            assert!((d / depth - 1.0).abs() < 0.05, "depth {d} vs {depth}");
+        for inner_sigma in [0.0, nominal_inner()] {
+            let cal = Calibration::get(inner_sigma);
+            for (radius, depth) in [
+                (1.3, 0.1),
+                (2.7, 0.2),
+                (5.0, 0.05),
+                (11.0, 0.3),
+                (40.0, 0.2),
+            ] {
+                let side = (radius * 8.0) as usize + 40;
+                let (cx, cy) = (side as f64 / 2.0 + 0.3, side as f64 / 2.0 - 0.2);
+                let img = Array2::from_shape_fn((side, side), |(y, x)| {
+                    (0.3 - depth * soft_disk_coverage(x, y, cx, cy, radius)) as f32
+                });
+                let options = DetectOptions {
+                    octaves: octaves_for(radius * 1.5),
+                    min_snr: 0.0,
+                    max_elongation: 3.0,
+                    min_depth: 0.0,
+                    inner_sigma,
+                };
+                let blob = detect(img.view(), &options, &|_, _| true)
+                    .into_iter()
+                    .max_by(|a, b| a.response.total_cmp(&b.response))
+                    .unwrap();
+                let context = format!("inner {inner_sigma}, R {radius}: {blob:?}");
+                assert!(
+                    (blob.x - cx).hypot(blob.y - cy) < 0.1 * radius + 0.3,
+                    "{context}"
+                );
+                let (r, d) = cal.size_and_depth(&blob).expect(&context);
+                assert!((r / radius - 1.0).abs() < 0.05, "R {r}; {context}");
+                assert!(
+                    (d / depth - 1.0).abs() < 0.05,
+                    "depth {d} vs {depth}; {context}"
+                );
+            }
         }
     }
 
@@ -903,17 +953,20 @@ mod tests {
             let d = (x as f64 - 0.3 * y as f64 - 20.0).abs();
             (0.5 - 0.2 * (-d * d / 2.0).exp()) as f32
         });
-        let options = DetectOptions {
-            octaves: 3,
-            min_snr: 0.0,
-            max_elongation: 3.0,
-            min_depth: 0.0,
-        };
-        let found: Vec<Blob> = detect(img.view(), &options, &|_, _| true)
-            .into_iter()
-            .filter(|b| b.x > 8.0 && b.x < 56.0 && b.y > 8.0 && b.y < 56.0)
-            .collect();
-        assert!(found.is_empty(), "{found:?}");
+        for inner_sigma in [0.0, nominal_inner()] {
+            let options = DetectOptions {
+                octaves: 3,
+                min_snr: 0.0,
+                max_elongation: 3.0,
+                min_depth: 0.0,
+                inner_sigma,
+            };
+            let found: Vec<Blob> = detect(img.view(), &options, &|_, _| true)
+                .into_iter()
+                .filter(|b| b.x > 8.0 && b.x < 56.0 && b.y > 8.0 && b.y < 56.0)
+                .collect();
+            assert!(found.is_empty(), "inner {inner_sigma}: {found:?}");
+        }
     }
 
     #[test]
@@ -924,12 +977,22 @@ mod tests {
             min_snr: 2.0,
             max_elongation: 3.0,
             min_depth: 0.05,
+            inner_sigma: 0.0,
         };
         let run = || detect(img.view(), &options, &|x, _| x < 200.0);
+        let inner = DetectOptions {
+            inner_sigma: nominal_inner(),
+            ..options
+        };
+        let run_inner = || detect(img.view(), &inner, &|x, _| x < 200.0);
+        let one_inner = crate::kernels::testutil::with_threads(1, run_inner);
+        assert!(!one_inner.is_empty());
         let one = crate::kernels::testutil::with_threads(1, run);
         assert!(!one.is_empty());
         for threads in [2, 7] {
             assert_eq!(one, crate::kernels::testutil::with_threads(threads, run));
+            let other = crate::kernels::testutil::with_threads(threads, run_inner);
+            assert_eq!(one_inner, other);
         }
     }
 }

@@ -179,9 +179,8 @@ fn depressions(
     s: f64,
     options: &MetricOptions,
 ) -> (Vec<Depression>, Vec<Depression>) {
-    let max_radius_px = 0.5 * options.scar_max_diameter_mm * px_per_mm;
-    let detect = options.detect_options(max_radius_px);
-    let calibration = Calibration::get();
+    let detect = options.detect_options(px_per_mm);
+    let calibration = Calibration::get(detect.inner_sigma);
     let pore_min_px = options.pore_min_diameter_mm * px_per_mm;
     let pore_max_px = options.pore_max_diameter_mm * px_per_mm;
     let scar_max_px = options.scar_max_diameter_mm * px_per_mm;
@@ -306,7 +305,9 @@ mod tests {
 
     /// The pore floor is in mm: on a photo at 0.02 mm/px, a clear pore of 0.09 mm (4.5 px, well above
     /// the detector's ~2.2 px limit) is found but not counted, one of 0.16 mm is counted; with the floor
-    /// at 0 both are counted, so it is the floor that drops the small one.
+    /// at 0 both are counted, so it is the floor that drops the small one. The detector's inner scale
+    /// is set to 0.01 mm (0.5 px) in both runs: the default 0.045 mm would itself blur a 0.09 mm pore
+    /// below what the detector resolves, and this test is about the floor.
     #[test]
     fn pores_below_the_diameter_floor_are_not_counted() {
         // (centre x, centre y, half-depth diameter px) at contrast 25 %, on faint texture.
@@ -330,7 +331,10 @@ mod tests {
                     .map(|p| p.diameter_px)
             })
         };
-        let defaults = MetricOptions::default();
+        let defaults = MetricOptions {
+            detector_inner_sigma_mm: 0.01,
+            ..MetricOptions::default()
+        };
         assert!((defaults.pore_min_diameter_mm - 0.12).abs() < 1e-12);
         let [small, large] = counted(&defaults);
         assert_eq!(small, None, "0.09 mm pore counted");
