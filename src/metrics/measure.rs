@@ -90,7 +90,8 @@ pub fn measure(
     let (blocks, block_cells) = block_sums(z.view(), frame, to_baseline, per_unit);
     drop(z);
 
-    let (pores, scars) = depressions(height.view(), frame, to_baseline, px_per_mm, s, options);
+    // The detector takes the height over: its inner blur then replaces the plane, not doubles it.
+    let (pores, scars) = depressions(height, frame, to_baseline, px_per_mm, s, options);
     Measurement {
         to_baseline: *to_baseline,
         size: (w, h),
@@ -172,7 +173,7 @@ fn block_sums(
 /// Pores and scars of the pseudo-height, sized by the detector's calibration, in baseline coordinates.
 /// A pore or a smaller scar inside a scar is part of that scar.
 fn depressions(
-    height: ArrayView2<'_, f32>,
+    height: ndarray::Array2<f32>,
     frame: &Frame,
     to_baseline: &Affine,
     px_per_mm: f64,
@@ -191,7 +192,7 @@ fn depressions(
         let (bx, by) = to_baseline.apply(x, y);
         frame.is_skin(bx, by)
     };
-    for blob in blobs::detect(height, &detect, &skin) {
+    for blob in blobs::detect_owned(height, &detect, &skin) {
         let Some((radius, depth)) = calibration.size_and_depth(&blob) else {
             continue;
         };
