@@ -55,9 +55,8 @@ fn peak_memory_does_not_grow_with_the_number_of_patients() {
     // Measured over 3–12 runs each, before the detector's inner scale: 2 patients 112–121 MB; 4, 8,
     // 16 and 24 patients 120–130 MB (later, on the Xeon: 4 patients 129–138, 16 patients 137–138).
     // With it (its blur replacing the height plane), on the Xeon: 4 patients 118–129 MB, 8 and 16
-    // patients 137–138 MB. Comparing the smaller counts with a larger one
-    // measured that warm-up rather than growth, and failed at the bound (2 against 8 once, 4 against
-    // 16 once in CI).
+    // patients 137–138 MB. Comparing the smaller counts with a larger one measured that warm-up rather
+    // than growth, and failed at the bound (2 against 8 once, 4 against 16 once in CI).
     let (few_patients, many_patients) = (8, 32);
     let few = peak_megabytes(few_patients, work.path());
     let many = peak_megabytes(many_patients, work.path());

@@ -257,7 +257,7 @@ pub fn detect(
 
 /// [`detect`] on a plane the caller gives up: the inner blur replaces it instead of sitting beside it,
 /// one plane less at the peak (48 MB at 12 MP; measured on 16 patients of 1 MP photos, the copy
-/// raised the peak from 129–138 to 146–147 MB).
+/// raised the peak from 137–138 to 146–147 MB).
 #[must_use]
 pub fn detect_owned(
     height: Array2<f32>,
@@ -721,8 +721,9 @@ const CALIBRATION_RADII: (f64, f64, usize) = (0.6, 24.0, 48);
 
 impl Calibration {
     /// The calibration of this detector with inner scale `inner_sigma` (px), computed on first use of
-    /// that inner scale (once per process each: about 40 ms on two cores). Callers quantise the inner
-    /// scale (see [`crate::metrics::MetricOptions::detect_options`]), so a batch needs a handful.
+    /// that inner scale (once per process each: 35–45 ms on two cores, 64–74 ms on one, on the Xeon
+    /// machine, with or without an inner scale). Callers quantise the inner scale (see
+    /// [`crate::metrics::MetricOptions::detect_options`]), so a batch needs a handful.
     /// Safe to call from inside parallel work.
     #[must_use]
     pub fn get(inner_sigma: f32) -> Arc<Self> {

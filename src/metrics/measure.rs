@@ -7,7 +7,7 @@
 //! and depressions count is decided later, once the mask common to all sessions is known
 //! ([`super::summarise_view`]), so every photo is decoded once and dropped after this pass.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::blobs::{self, Calibration};
@@ -173,7 +173,7 @@ fn block_sums(
 /// Pores and scars of the pseudo-height, sized by the detector's calibration, in baseline coordinates.
 /// A pore or a smaller scar inside a scar is part of that scar.
 fn depressions(
-    height: ndarray::Array2<f32>,
+    height: Array2<f32>,
     frame: &Frame,
     to_baseline: &Affine,
     px_per_mm: f64,
