@@ -51,7 +51,8 @@ fn bench(c: &mut Criterion) {
     let (w, h) = (photo.width(), photo.height());
     let options = MetricOptions::default();
     let scale = Scale::new(None);
-    let skin = SkinMask::detect(&photo.rgb);
+    let px_per_mm = 1.0 / scale.mm_per_px();
+    let skin = SkinMask::detect(&photo.rgb).without_features(photo.luminance.view(), px_per_mm);
     let frame = Frame::new(&skin, None, options.filter_margin_px(&scale), (w, h));
     let mut group = c.benchmark_group(format!("metrics/12mp ({source})"));
     group.sample_size(10);
@@ -70,7 +71,8 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("skin_mask+frame", |b| {
         b.iter(|| {
-            let skin = SkinMask::detect(&photo.rgb);
+            let skin =
+                SkinMask::detect(&photo.rgb).without_features(photo.luminance.view(), px_per_mm);
             black_box(Frame::new(
                 &skin,
                 None,
@@ -79,7 +81,6 @@ fn bench(c: &mut Criterion) {
             ))
         });
     });
-    let px_per_mm = 1.0 / scale.mm_per_px();
     group.bench_function("surface", |b| {
         b.iter(|| {
             let height = height_map(photo.luminance.view(), 1.0);

@@ -2,7 +2,7 @@
 //!
 //! Per view, the baseline photo is decoded and reduced to what registration needs (its pyramid and
 //! keypoints, a low-passed copy for colour matching, its preview); the full-resolution planes are then
-//! dropped. Beside it, the first other session is decoded and reduced to its luminance, pyramid,
+//! dropped. Beside it, the first other session is decoded and reduced to its colour planes, pyramid,
 //! low-passed colour and preview source, none of which needs the baseline, so that the serial
 //! stretches of decoding use the core the baseline's work leaves idle. The other sessions are then
 //! decoded, registered and measured in parallel, each dropped as soon as it is done, so memory is
@@ -471,13 +471,16 @@ fn process_baseline(
     );
     let reference = Alignment::reference();
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
-    let skin = SkinMask::detect(&photo.rgb);
+    let scale = Scale::new(patient.config.mm_per_px);
+    // Skin colour minus what is skin-coloured but not skin surface (brows, lashes, hair, nostrils):
+    // every strand would read as a pore.
+    let skin = SkinMask::detect(&photo.rgb)
+        .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px());
     let shading = Shading::new(&photo.rgb);
     // The colour planes are done with: free them before the metrics' temporaries are allocated
     // (144 MB at 12 MP; the peak sets how much fresh memory must be faulted in).
     let Photo { rgb, luminance, .. } = photo;
     drop(rgb);
-    let scale = Scale::new(patient.config.mm_per_px);
     let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
     let measurement = measure(
         luminance.view(),
@@ -546,11 +549,14 @@ fn check_roi(
 }
 
 /// A session's photo reduced to what registering, colour-matching, previewing and measuring it need:
-/// the part of a session's work that does not need the baseline. The full-resolution colour planes
-/// are gone by then (144 MB at 12 MP), so a photo waiting for its baseline holds little more than its
-/// luminance.
+/// the part of a session's work that does not need the baseline. It keeps the full-resolution colour
+/// planes (144 MB at 12 MP, 96 MB more than its luminance alone): the luminance the metrics measure
+/// depends on the white balance that only the fit against the baseline gives.
 struct SessionInput {
-    luminance: Array2<f32>,
+    /// Linear R, G, B: the luminance the metrics measure is taken from them once the photometric fit
+    /// gives the white balance between this photo and the baseline (see
+    /// [`PhotometricMap::skin_luminance_weights`]).
+    rgb: [Array2<f32>; 3],
     prepared: Prepared,
     shading: Shading,
     preview: PreviewSource,
@@ -580,10 +586,10 @@ fn load_session(
         let Photo { rgb, luminance, .. } = photo;
         let shading = Shading::new(&rgb);
         let preview = PreviewSource::new(&rgb, options.preview_side);
-        drop(rgb);
         let prepared = Prepared::new(luminance.view(), &options.align);
+        drop(luminance);
         SessionInput {
-            luminance,
+            rgb,
             prepared,
             shading,
             preview,
@@ -623,7 +629,7 @@ fn process_session(
     };
     // Not reached: with a usable baseline every readable session is prepared.
     let Some(SessionInput {
-        luminance,
+        rgb,
         prepared,
         shading,
         preview,
@@ -635,7 +641,8 @@ fn process_session(
     drop(prepared);
     let (photometric, image) = match alignment.status {
         AlignStatus::Ok | AlignStatus::Poor => {
-            let map = photometric::fit(&base.shading, &shading, &alignment.matrix);
+            let skin = |x: f64, y: f64| base.frame.is_skin(x, y);
+            let map = photometric::fit(&base.shading, &shading, &alignment.matrix, &skin);
             let image = preview_image(
                 &preview,
                 view,
@@ -652,7 +659,9 @@ fn process_session(
     entry.alignment = Some(alignment_report(&alignment, photometric, image.as_ref()));
     // Poorly aligned photos are not measured: their pixels would not be the baseline's skin.
     let measurement = (alignment.status == AlignStatus::Ok).then(|| {
-        let slope = photometric.map_or(1.0, |m| m.luminance_log_slope);
+        let map = photometric.unwrap_or(PhotometricMap::IDENTITY);
+        let luminance = weighted_luminance(&rgb, map.skin_luminance_weights());
+        let slope = map.luminance_log_slope;
         measure(
             luminance.view(),
             &base.frame,
@@ -669,6 +678,17 @@ fn process_session(
         change_map: None,
         measurement,
     }
+}
+
+/// `Σ weights[c] · rgb[c]` per pixel, in parallel over rows.
+fn weighted_luminance(rgb: &[Array2<f32>; 3], weights: [f32; 3]) -> Array2<f32> {
+    let mut out = Array2::zeros(rgb[0].dim());
+    ndarray::Zip::from(&mut out)
+        .and(&rgb[0])
+        .and(&rgb[1])
+        .and(&rgb[2])
+        .par_for_each(|y, &r, &g, &b| *y = weights[0] * r + weights[1] * g + weights[2] * b);
+    out
 }
 
 /// Sums every measured photo of a view over the region they all saw and fills in their metrics, their

@@ -14,6 +14,7 @@ use skintex::align::{
     AlignOptions, AlignStatus, Alignment, CoarseMethod, Prepared, Reference, align, verify,
 };
 use skintex::io::{LoadOptions, decode_photo};
+use skintex::metrics::skin::SkinMask;
 use skintex::synth::{SynthConfig, SynthFormat, SyntheticView, generate, render_encoded};
 
 fn wide_range_config(seed: u64, patients: usize, sessions: usize) -> SynthConfig {
@@ -204,7 +205,14 @@ fn photometric_normalisation_matches_the_baseline_colours() {
         for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
             let session = decode(k);
             let to_baseline = Affine::from_matrix3(&truth.matrix);
-            let map = fit(&base_shading, &Shading::new(&session.rgb), &to_baseline).expect("fit");
+            let skin = SkinMask::detect(&base.rgb);
+            let map = fit(
+                &base_shading,
+                &Shading::new(&session.rgb),
+                &to_baseline,
+                &|x, y| skin.contains(x, y),
+            )
+            .expect("fit");
             // Compare 16 × 16 block means in the baseline frame, well inside the overlap.
             let up = Affine::block_to_full(16);
             let sample = up

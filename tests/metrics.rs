@@ -34,7 +34,13 @@ fn measure_session(
     let base = photo(view, 0, config);
     let scale = Scale::new(Some(config.mm_per_px));
     let size = (base.width(), base.height());
-    let frame = Frame::new(&SkinMask::detect(&base.rgb), None, 30.0, size);
+    let frame = Frame::new(
+        &SkinMask::detect(&base.rgb)
+            .without_features(base.luminance.view(), 1.0 / config.mm_per_px),
+        None,
+        30.0,
+        size,
+    );
     let p = if k == 0 { base } else { photo(view, k, config) };
     let to_baseline = Affine::from_matrix3(&view.truth.sessions[k].matrix);
     let m = measure(
@@ -245,7 +251,13 @@ fn a_flat_session_is_its_own_error_and_the_others_are_measured() {
     let scale = Scale::new(Some(config.mm_per_px));
     let options = MetricOptions::default();
     let size = (base.width(), base.height());
-    let frame = Frame::new(&SkinMask::detect(&base.rgb), None, 30.0, size);
+    let frame = Frame::new(
+        &SkinMask::detect(&base.rgb)
+            .without_features(base.luminance.view(), 1.0 / config.mm_per_px),
+        None,
+        30.0,
+        size,
+    );
     let m = measure(
         base.luminance.view(),
         &frame,

@@ -89,7 +89,10 @@ fn added_pores(
     let options = MetricOptions::default();
     let scale = Scale::new(None);
     let margin = options.filter_margin_px(&scale);
-    let frame = Frame::new(&SkinMask::detect(&photo.rgb), None, margin, (w, h));
+    // The region the pipeline measures: skin colour without brows, lashes and hair.
+    let skin = SkinMask::detect(&photo.rgb)
+        .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px());
+    let frame = Frame::new(&skin, None, margin, (w, h));
     let common = frame.common_cells(&[(Affine::IDENTITY, (w, h), margin)]);
     let mut pores: Vec<AddedPore> = Vec::new();
     let mut attempts = 0;

@@ -1,11 +1,13 @@
 //! The measured region of a view: one mask in the baseline frame, shared by every session.
 //!
-//! Skin (the colour mask of [`super::skin`]) ∩ the ROI from `series.toml`, eroded so that no measured
-//! pixel's filters reach hair, eyes or background, then ∩ the part of the baseline that every measured
-//! session photographed (decided once all sessions are registered, [`Frame::common_cells`]). All
-//! sessions are measured on exactly these cells, so a change between sessions is a change of the same
-//! skin, not of the framing. The mask lives on the skin mask's grid (cells of a few pixels): finer
-//! than any mask edge in a photo needs to be, and small enough to keep per-cell sums for every session.
+//! Skin (the colour mask of [`super::skin`] without brows, lashes, hair and other skin-coloured
+//! features, [`super::skin::SkinMask::without_features`]) ∩ the ROI from `series.toml`, eroded so
+//! that no measured pixel's filters reach hair, eyes or background, then ∩ the part of the baseline
+//! that every measured session photographed (decided once all sessions are registered,
+//! [`Frame::common_cells`]). All sessions are measured on exactly these cells, so a change between
+//! sessions is a change of the same skin, not of the framing. The mask lives on the skin mask's grid
+//! (cells of a few pixels): finer than any mask edge in a photo needs to be, and small enough to keep
+//! per-cell sums for every session.
 
 use ndarray::Array2;
 

@@ -3,8 +3,11 @@
 //! **Pseudo-height.** h = ln(luminance), in linear light. Skin relief shows in a photograph as shading,
 //! and shading multiplies the albedo and the illumination, so its logarithm adds: an exposure gain
 //! becomes a constant that the filters below remove, and a tone-curve (gamma) change becomes a factor on
-//! h that the alignment's photometric fit measures and undoes ([`height_map`]'s `slope`). The values are
-//! an image index in log-luminance units, not micrometres.
+//! h that the alignment's photometric fit measures and undoes ([`height_map`]'s `slope`). A white-balance
+//! change does not cancel this way (luminance is a sum of channels, so a redder pixel takes more of a
+//! red gain): a session's luminance is taken with channel weights that undo the white balance measured
+//! on skin (`PhotometricMap::skin_luminance_weights`). The values are an image index in log-luminance
+//! units, not micrometres.
 //!
 //! **Scale-limited surface** (ISO 25178-2 §3.1.10; filters of ISO 16610-21 / -61): the S-filter, a
 //! Gaussian with cut-off λs, removes what is finer than skin texture (sensor noise, demosaicing, JPEG
