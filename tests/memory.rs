@@ -11,6 +11,9 @@ use skintex::synth::{self, SynthConfig};
 /// Runs `analyze` on `patients` synthetic patients of three 1200 × 900 photos; returns peak MB.
 fn peak_megabytes(patients: usize, work: &Path) -> u64 {
     let photos = work.join(format!("photos-{patients}"));
+    if photos.exists() {
+        return run_analyze(patients, &photos, work);
+    }
     let config = SynthConfig {
         patients,
         width: 1200,
@@ -18,6 +21,11 @@ fn peak_megabytes(patients: usize, work: &Path) -> u64 {
         ..SynthConfig::default()
     };
     synth::write_series(&config, &photos, false, &|_| {}).unwrap();
+    run_analyze(patients, &photos, work)
+}
+
+/// Runs `analyze` on the series in `photos`; returns the peak MB it reports.
+fn run_analyze(patients: usize, photos: &Path, work: &Path) -> u64 {
     // glibc raises its mmap threshold each time a large mmapped block is freed, after which large
     // buffers come from the heap, where fragmentation keeps some of them resident: the peak then creeps
     // up over the first few patients whatever the program does (measured: 209, 217, 226, 226 MB for 2, 4,
@@ -26,7 +34,7 @@ fn peak_megabytes(patients: usize, work: &Path) -> u64 {
     let output = Command::new(env!("CARGO_BIN_EXE_skintex"))
         .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .args(["-j", "2", "analyze"])
-        .arg(&photos)
+        .arg(photos)
         .arg("-o")
         .arg(work.join(format!("out-{patients}")))
         .output()
@@ -57,8 +65,16 @@ fn peak_memory_does_not_grow_with_the_number_of_patients() {
     // With it (its blur replacing the height plane), on the Xeon: 4 patients 118–129 MB, 8 and 16
     // patients 137–138 MB. Comparing the smaller counts with a larger one measured that warm-up rather
     // than growth, and failed at the bound (2 against 8 once, 4 against 16 once in CI).
+    //
+    // Since sessions keep their colour planes until the photometric fit (13 MB a photo here instead of
+    // 4), which photos happen to be in flight together moves the peak more: 8 patients read 162 and
+    // 162 MB in two runs and 145 MB in one CI run (32 patients: 163, 164, 163 MB). The smaller archive
+    // is therefore run twice and its higher peak kept — the steady state is the highest interleaving
+    // the threads reach, and one short run can miss it. A leak still shows: it adds to the larger
+    // archive's peak whatever the interleaving.
     let (few_patients, many_patients) = (8, 32);
-    let few = peak_megabytes(few_patients, work.path());
+    let few =
+        peak_megabytes(few_patients, work.path()).max(peak_megabytes(few_patients, work.path()));
     let many = peak_megabytes(many_patients, work.path());
     // Four times the patients: what is kept per patient (its rows for summary.csv and index.html) is
     // a few kilobytes. The bound is the linear-light planes of a single photo (4 × 4 bytes × 1.08 MP
