@@ -19,6 +19,18 @@ fn photo(view: &SyntheticView, session: usize, config: &SynthConfig) -> Photo {
 /// Measures session `k` of a view with its true matrix, alone over its own region (the baseline frame
 /// built from session 0), and returns the metrics, the pores and scars inside the region and a test
 /// for "inside the region".
+/// The measured region of a baseline photo: its skin, without brows, lashes and hair, and a 30 px
+/// margin.
+fn skin_frame(base: &Photo, mm_per_px: f64) -> Frame {
+    let size = (base.width(), base.height());
+    Frame::new(
+        &SkinMask::detect(&base.rgb).without_features(base.luminance.view(), 1.0 / mm_per_px),
+        None,
+        30.0,
+        size,
+    )
+}
+
 fn measure_session(
     view: &SyntheticView,
     k: usize,
@@ -33,14 +45,7 @@ fn measure_session(
 ) {
     let base = photo(view, 0, config);
     let scale = Scale::new(Some(config.mm_per_px));
-    let size = (base.width(), base.height());
-    let frame = Frame::new(
-        &SkinMask::detect(&base.rgb)
-            .without_features(base.luminance.view(), 1.0 / config.mm_per_px),
-        None,
-        30.0,
-        size,
-    );
+    let frame = skin_frame(&base, config.mm_per_px);
     let p = if k == 0 { base } else { photo(view, k, config) };
     let to_baseline = Affine::from_matrix3(&view.truth.sessions[k].matrix);
     let m = measure(
@@ -250,14 +255,7 @@ fn a_flat_session_is_its_own_error_and_the_others_are_measured() {
     let base = photo(view, 0, &config);
     let scale = Scale::new(Some(config.mm_per_px));
     let options = MetricOptions::default();
-    let size = (base.width(), base.height());
-    let frame = Frame::new(
-        &SkinMask::detect(&base.rgb)
-            .without_features(base.luminance.view(), 1.0 / config.mm_per_px),
-        None,
-        30.0,
-        size,
-    );
+    let frame = skin_frame(&base, config.mm_per_px);
     let m = measure(
         base.luminance.view(),
         &frame,

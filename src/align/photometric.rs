@@ -394,6 +394,22 @@ fn robust_line(pairs: &[(f64, f64)]) -> (f64, f64) {
 mod tests {
     use super::*;
 
+    /// The fit between two full-resolution photos; `skin` says whether every point counts as skin.
+    fn fit_photos(
+        base: &[Array2<f32>; 3],
+        session: &[Array2<f32>; 3],
+        to_baseline: &Affine,
+        skin: bool,
+    ) -> PhotometricMap {
+        fit(
+            &Shading::new(base),
+            &Shading::new(session),
+            to_baseline,
+            &|_, _| skin,
+        )
+        .expect("enough overlap")
+    }
+
     /// A shaded scene seen with a known gain and gamma per channel and shifted by 7 px: the fit must
     /// recover the inverse map.
     #[test]
@@ -415,13 +431,7 @@ mod tests {
             })
         });
         let to_baseline = Affine::similarity(1.0, 0.0, 7.0, 0.0);
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &to_baseline,
-            &|_, _| false,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &to_baseline, false);
         for c in 0..3 {
             // baseline = (session / gain)^(1/gamma): slope 1/γ, offset −ln(gain)/γ.
             let slope = 1.0 / gammas[c];
@@ -439,13 +449,7 @@ mod tests {
                 (0.8 * v.powf(1.12)) as f32
             })
         });
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&common),
-            &to_baseline,
-            &|_, _| false,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &common, &to_baseline, false);
         assert!(
             (map.luminance_log_slope - 1.0 / 1.12).abs() < 0.01,
             "{map:?}"
@@ -485,13 +489,7 @@ mod tests {
             skin_scene((h, w), 7.0)[c].mapv(|v| (f64::from(v) * gains[c]) as f32)
         });
         let to_baseline = Affine::similarity(1.0, 0.0, 7.0, 0.0);
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &to_baseline,
-            &|_, _| true,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &to_baseline, true);
         let weights = map.skin_luminance_weights();
         // Over the same scene points: baseline Y / session Y, with either weighting.
         let ratios = |weights: [f32; 3]| -> (f64, f64) {
@@ -537,13 +535,7 @@ mod tests {
         let session: [Array2<f32>; 3] =
             std::array::from_fn(|c| skin_scene((h, w), 7.0)[c].mapv(|v| v.powf(1.12)));
         let to_baseline = Affine::similarity(1.0, 0.0, 7.0, 0.0);
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &to_baseline,
-            &|_, _| true,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &to_baseline, true);
         let weights = map.skin_luminance_weights();
         for c in 0..3 {
             let ratio = weights[c] / LUMA_WEIGHTS[c];
@@ -576,13 +568,7 @@ mod tests {
         let session: [Array2<f32>; 3] = std::array::from_fn(|_| {
             Array2::from_shape_fn((h, w), |(y, x)| (0.9 * scene(x, y).powf(1.15)) as f32)
         });
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &Affine::IDENTITY,
-            &|_, _| true,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &Affine::IDENTITY, true);
         assert!(
             (map.luminance_log_slope - 1.0 / 1.15).abs() < 0.005,
             "{map:?}"
@@ -609,13 +595,7 @@ mod tests {
                 }
             })
         });
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &Affine::IDENTITY,
-            &|_, _| true,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &Affine::IDENTITY, true);
         assert!((map.luminance_log_slope - 1.0).abs() < 0.005, "{map:?}");
         assert!(
             (map.luminance_log_offset + f64::ln(0.8)).abs() < 0.005,
@@ -627,13 +607,7 @@ mod tests {
     fn flat_overlap_fits_gain_only() {
         let base: [Array2<f32>; 3] = std::array::from_fn(|_| Array2::from_elem((100, 100), 0.4));
         let session: [Array2<f32>; 3] = std::array::from_fn(|_| Array2::from_elem((100, 100), 0.5));
-        let map = fit(
-            &Shading::new(&base),
-            &Shading::new(&session),
-            &Affine::IDENTITY,
-            &|_, _| false,
-        )
-        .unwrap();
+        let map = fit_photos(&base, &session, &Affine::IDENTITY, false);
         for c in 0..3 {
             assert_eq!(map.log_slope[c], 1.0);
             assert!((map.apply(c, 0.5) - 0.4).abs() < 1e-5);
