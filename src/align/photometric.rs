@@ -164,10 +164,14 @@ fn block_log_means(rgb: &[Array2<f32>; 3], factor: usize) -> [Array2<f32>; 5] {
             let mut sums = [(); 5].map(|()| vec![0f64; ow]);
             let rows = oy * factor..((oy + 1) * factor).min(h);
             for y in rows.clone() {
-                let row = planes.each_ref().map(|p| {
-                    let s = p.as_slice().unwrap_or(&[]);
-                    &s[y * w..(y + 1) * w]
-                });
+                // Standard layout, so every row is there; `get` keeps that an invariant, not a panic.
+                let [Some(r), Some(g), Some(b)] = planes
+                    .each_ref()
+                    .map(|p| p.as_slice().and_then(|s| s.get(y * w..(y + 1) * w)))
+                else {
+                    continue;
+                };
+                let row = [r, g, b];
                 for ox in 0..ow {
                     let mut acc = [0f64; 5];
                     let cols = ox * factor..((ox + 1) * factor).min(w);
