@@ -202,10 +202,10 @@ fn photometric_normalisation_matches_the_baseline_colours() {
         };
         let base = decode(0);
         let base_shading = Shading::new(&base.rgb);
+        let skin = SkinMask::detect(&base.rgb);
         for (k, truth) in view.truth.sessions.iter().enumerate().skip(1) {
             let session = decode(k);
             let to_baseline = Affine::from_matrix3(&truth.matrix);
-            let skin = SkinMask::detect(&base.rgb);
             let map = fit(
                 &base_shading,
                 &Shading::new(&session.rgb),
