@@ -4,10 +4,13 @@
 //! whose later "sessions" are the same photo with known changes, run through the whole pipeline
 //! (discovery, decoding, registration, photometric normalisation, metrics):
 //! - **null**: warped by a similarity (±8°, ±10 %, ±4 % shift, bicubic), re-exposed (gain ±20 %,
-//!   gamma ±10 %, white balance ±5 %) and re-encoded at JPEG q80–95: Sq, Sa, pore count and scar area
-//!   must change by ≤ 3 %;
+//!   gamma ±10 %, white balance ±5 %) and re-encoded at JPEG q80–95, and the photo only re-encoded at
+//!   q95: Sq, Sa, pore count and scar area must change by ≤ 3 %;
 //! - **invariance**: gain 0.7 and 1.3, gamma 0.85 and 1.15, white balance ±6 %, one at a time, no warp,
-//!   JPEG q95: Sq, Sa and pore count change by ≤ 2 %;
+//!   JPEG q95: Sq, Sa and pore count change by ≤ 2 %. These are read against the photo through the
+//!   same encoder at q95, not against the original file: the criterion is about exposure, tone curve
+//!   and white balance, and a re-encoding of the original moves the pore count by itself (−2.8 % on
+//!   one portrait); that part is the `q95` null look's, under the null test's bound;
 //! - **attenuation**: log-luminance detail finer than 2 mm scaled by k = 0.85, 0.7, 0.55: the Sq change
 //!   must be k − 1 within 5 percentage points, and monotone. "Detail" is the log-luminance minus its
 //!   ISO Gaussian low-pass with 50 % transmission at 4 mm, which passes ≥ 94 % of every wavelength
@@ -17,10 +20,10 @@
 //!   same photo through the same JPEG encoder, so the pores are the only difference.
 //!
 //! **Not all of these hold yet** (issue 5 is open). The suite fails on the criteria that hold — the null
-//! test for Sq and Sa, invariance of Sq and Sa to exposure gain and white balance, and the
+//! test for Sq and Sa, invariance of Sq and Sa to exposure gain, tone curve and white balance, and the
 //! attenuation — so they cannot regress, and prints every other criterion that is missed as an
-//! `OPEN:` line with its figure: the tone-curve (gamma) invariance of Sq and Sa, every pore-count
-//! criterion (null, invariance, additions) and the scar-area null test.
+//! `OPEN:` line with its figure: every pore-count criterion (null, invariance, additions) and the
+//! scar-area null test.
 //!
 //! A plain `main` so that its table, or why it skipped, is always printed.
 
@@ -165,6 +168,69 @@ fn percent(session: f64, baseline: f64) -> f64 {
     }
 }
 
+/// Prints one look's changes against `baseline` and applies its null, invariance or attenuation
+/// criterion; returns the Sq change in percent.
+fn check_case(
+    name: &str,
+    case: &Case,
+    baseline: &SessionMetrics,
+    m: &SessionMetrics,
+    failures: &mut Vec<String>,
+    open: &mut Vec<String>,
+) -> f64 {
+    let sq = percent(m.roughness.sq, baseline.roughness.sq);
+    let sa = percent(m.roughness.sa, baseline.roughness.sa);
+    let pores = percent(m.pores.count as f64, baseline.pores.count as f64);
+    let scars = percent(m.scars.area_px, baseline.scars.area_px);
+    println!(
+        "realmetrics: {name} {:>10}: Sq {sq:+6.2} %, Sa {sa:+6.2} %, pores {pores:+6.2} % \
+         ({}), scar area {scars:+6.2} % ({} scars); scale {:.3} q{}",
+        case.name,
+        m.pores.count,
+        m.scars.count,
+        case.look.to_baseline.scale(),
+        case.look.quality
+    );
+    // `enforced`: the criterion holds today and must not regress; otherwise a miss is open work.
+    let mut limit = |what: &str, value: f64, max: f64, enforced: bool| {
+        if value.abs() > max {
+            let line = format!(
+                "{name} {}: {what} changed {value:+.2} % (limit ±{max} %)",
+                case.name
+            );
+            if enforced {
+                failures.push(line);
+            } else {
+                open.push(line);
+            }
+        }
+    };
+    match case.check {
+        Check::Null => {
+            limit("Sq", sq, 3.0, true);
+            limit("Sa", sa, 3.0, true);
+            limit("pore count", pores, 3.0, false);
+            limit("scar area", scars, 3.0, false);
+        }
+        Check::Invariance => {
+            limit("Sq", sq, 2.0, true);
+            limit("Sa", sa, 2.0, true);
+            limit("pore count", pores, 2.0, false);
+        }
+        Check::Attenuation(k) => {
+            let expected = 100.0 * (k - 1.0);
+            if (sq - expected).abs() > 5.0 {
+                failures.push(format!(
+                    "{name} {}: Sq changed {sq:+.2} %, expected {expected:+.0} ± 5 pp",
+                    case.name
+                ));
+            }
+        }
+        Check::Additions(_) => {}
+    }
+    sq
+}
+
 fn main() -> ExitCode {
     let mut photos =
         match realdata::portraits("realmetrics", "runs 4 portraits through the whole pipeline") {
@@ -201,6 +267,8 @@ fn main() -> ExitCode {
         };
         let (h, w) = photo.luminance.dim();
         let mut rng = ChaCha8Rng::seed_from_u64(0x5EED_0005 + index as u64);
+        // Run 1: the original file is the baseline. Null looks (JPEG re-encoding among them) and the
+        // attenuation are read against what the clinic's camera gave.
         let mut cases = Vec::new();
         for k in 0..3 {
             cases.push(Case {
@@ -209,25 +277,12 @@ fn main() -> ExitCode {
                 check: Check::Null,
             });
         }
-        for (label, gain, gamma, wb) in [
-            ("gain0.7", 0.7, 1.0, [1.0, 1.0, 1.0]),
-            ("gain1.3", 1.3, 1.0, [1.0, 1.0, 1.0]),
-            ("gamma0.85", 1.0, 0.85, [1.0, 1.0, 1.0]),
-            ("gamma1.15", 1.0, 1.15, [1.0, 1.0, 1.0]),
-            ("wb-warm", 1.0, 1.0, [1.06, 1.0, 0.94]),
-            ("wb-cool", 1.0, 1.0, [0.94, 1.0, 1.06]),
-        ] {
-            cases.push(Case {
-                name: label.to_string(),
-                look: Look {
-                    gain,
-                    gamma,
-                    white_balance: wb,
-                    ..Look::identity(95)
-                },
-                check: Check::Invariance,
-            });
-        }
+        // The re-encoding alone: the photo through the sessions' JPEG encoder at q95, nothing else.
+        cases.push(Case {
+            name: "q95".into(),
+            look: Look::identity(95),
+            check: Check::Null,
+        });
         let sigma = (0.187_390_625 * 4.0 / skintex::metrics::NOMINAL_MM_PER_PX) as f32;
         for k in [0.85, 0.7, 0.55] {
             cases.push(Case {
@@ -266,57 +321,9 @@ fn main() -> ExitCode {
                 failures.push(format!("{name} {}: not measured", case.name));
                 continue;
             };
-            let sq = percent(m.roughness.sq, baseline.roughness.sq);
-            let sa = percent(m.roughness.sa, baseline.roughness.sa);
-            let pores = percent(m.pores.count as f64, baseline.pores.count as f64);
-            let scars = percent(m.scars.area_px, baseline.scars.area_px);
-            println!(
-                "realmetrics: {name} {:>10}: Sq {sq:+6.2} %, Sa {sa:+6.2} %, pores {pores:+6.2} % \
-                 ({}), scar area {scars:+6.2} % ({} scars); scale {:.3} q{}",
-                case.name,
-                m.pores.count,
-                m.scars.count,
-                case.look.to_baseline.scale(),
-                case.look.quality
-            );
-            // `enforced`: the criterion holds today and must not regress; otherwise a miss is open work.
-            let mut limit = |what: &str, value: f64, max: f64, enforced: bool| {
-                if value.abs() > max {
-                    let line = format!(
-                        "{name} {}: {what} changed {value:+.2} % (limit ±{max} %)",
-                        case.name
-                    );
-                    if enforced {
-                        failures.push(line);
-                    } else {
-                        open.push(line);
-                    }
-                }
-            };
-            let tone_curve = case.look.gamma != 1.0;
-            match case.check {
-                Check::Null => {
-                    limit("Sq", sq, 3.0, true);
-                    limit("Sa", sa, 3.0, true);
-                    limit("pore count", pores, 3.0, false);
-                    limit("scar area", scars, 3.0, false);
-                }
-                Check::Invariance => {
-                    limit("Sq", sq, 2.0, !tone_curve);
-                    limit("Sa", sa, 2.0, !tone_curve);
-                    limit("pore count", pores, 2.0, false);
-                }
-                Check::Attenuation(k) => {
-                    let expected = 100.0 * (k - 1.0);
-                    if (sq - expected).abs() > 5.0 {
-                        failures.push(format!(
-                            "{name} {}: Sq changed {sq:+.2} %, expected {expected:+.0} ± 5 pp",
-                            case.name
-                        ));
-                    }
-                    attenuation.push(sq);
-                }
-                Check::Additions(_) => {}
+            let sq = check_case(&name, case, &baseline, m, &mut failures, &mut open);
+            if let Check::Attenuation(_) = case.check {
+                attenuation.push(sq);
             }
         }
         if attenuation.windows(2).any(|p| p[1] >= p[0]) {
@@ -325,70 +332,107 @@ fn main() -> ExitCode {
             ));
         }
 
+        // Run 2: the baseline is the photo through the same JPEG encoder (q95) as its sessions, so the
+        // exposure, tone-curve and white-balance looks and the added pores are the only difference;
+        // what the re-encoding alone does is run 1's `q95` null look.
+        let mut cases: Vec<Case> = [
+            ("gain0.7", 0.7, 1.0, [1.0, 1.0, 1.0]),
+            ("gain1.3", 1.3, 1.0, [1.0, 1.0, 1.0]),
+            ("gamma0.85", 1.0, 0.85, [1.0, 1.0, 1.0]),
+            ("gamma1.15", 1.0, 1.15, [1.0, 1.0, 1.0]),
+            ("wb-warm", 1.0, 1.0, [1.06, 1.0, 0.94]),
+            ("wb-cool", 1.0, 1.0, [0.94, 1.0, 1.06]),
+        ]
+        .into_iter()
+        .map(|(label, gain, gamma, white_balance)| Case {
+            name: label.to_string(),
+            look: Look {
+                gain,
+                gamma,
+                white_balance,
+                ..Look::identity(95)
+            },
+            check: Check::Invariance,
+        })
+        .collect();
         // Additions need the baseline's pores to place new ones on free skin.
         let added = added_pores(&photo, &baseline.pores.positions, 150, &mut rng);
         let n = added.len();
-        let case = Case {
+        cases.push(Case {
             name: "added".into(),
             look: Look {
                 pores: added,
                 ..Look::identity(95)
             },
             check: Check::Additions(n),
-        };
+        });
         let plain = session::render(&photo, &Look::identity(95));
-        match run_patient(&plain, &photo, std::slice::from_ref(&case)) {
-            Ok((base, results)) => {
-                let Some(m) = &results[0] else {
-                    failures.push(format!("{name} added: not measured"));
-                    continue;
-                };
-                let rise = m.pores.count as f64 - base.pores.count as f64;
-                let mut found = 0;
-                for a in &case.look.pores {
-                    let hit = m
-                        .pores
+        let (base, results) = match run_patient(&plain, &photo, &cases) {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{name} (q95 baseline): {e}"));
+                continue;
+            }
+        };
+        println!(
+            "realmetrics: {name} q95 baseline: Sq {:.5}, Sa {:.5}, pores {}, scars {} ({:.0} px²)",
+            base.roughness.sq,
+            base.roughness.sa,
+            base.pores.count,
+            base.scars.count,
+            base.scars.area_px
+        );
+        for (case, result) in cases.iter().zip(&results) {
+            let Some(m) = result else {
+                failures.push(format!("{name} {}: not measured", case.name));
+                continue;
+            };
+            let Check::Additions(n) = case.check else {
+                check_case(&name, case, &base, m, &mut failures, &mut open);
+                continue;
+            };
+            let rise = m.pores.count as f64 - base.pores.count as f64;
+            let found = case
+                .look
+                .pores
+                .iter()
+                .filter(|a| {
+                    m.pores
                         .positions
                         .iter()
-                        .any(|q| (q[0] - a.x).hypot(q[1] - a.y) < 2.0);
-                    if hit {
-                        found += 1;
-                    }
-                }
-                // Where the count comes from: added pores found at their place, and pores the
-                // baseline had that the session lost (thresholds are local, so they can move).
-                let lost = base
-                    .pores
-                    .positions
-                    .iter()
-                    .filter(|q| {
-                        !m.pores
-                            .positions
-                            .iter()
-                            .any(|r| (r[0] - q[0]).hypot(r[1] - q[1]) < 1.0)
-                    })
-                    .count();
-                println!(
-                    "realmetrics: {name} {:>10}: {found} of the {n} added pores found in place, {lost} \
-                     baseline pores lost",
-                    case.name
-                );
-                println!(
-                    "realmetrics: {name} {:>10}: {n} pores added, count {} → {} ({rise:+.0}, {:+.1} %)",
-                    case.name,
-                    base.pores.count,
-                    m.pores.count,
-                    100.0 * (rise / n as f64 - 1.0)
-                );
-                if let Check::Additions(n) = case.check
-                    && (rise / n as f64 - 1.0).abs() > 0.15
-                {
-                    open.push(format!(
-                        "{name}: {n} pores added, count rose by {rise} (limit ±15 %)"
-                    ));
-                }
+                        .any(|q| (q[0] - a.x).hypot(q[1] - a.y) < 2.0)
+                })
+                .count();
+            // Where the count comes from: added pores found at their place, and pores the baseline
+            // had that the session lost (thresholds are local, so they can move).
+            let lost = base
+                .pores
+                .positions
+                .iter()
+                .filter(|q| {
+                    !m.pores
+                        .positions
+                        .iter()
+                        .any(|r| (r[0] - q[0]).hypot(r[1] - q[1]) < 1.0)
+                })
+                .count();
+            println!(
+                "realmetrics: {name} {:>10}: {found} of the {n} added pores found in place, {lost} \
+                 baseline pores lost",
+                case.name
+            );
+            println!(
+                "realmetrics: {name} {:>10}: {n} pores added, count {} → {} ({rise:+.0}, {:+.1} %)",
+                case.name,
+                base.pores.count,
+                m.pores.count,
+                100.0 * (rise / n as f64 - 1.0)
+            );
+            if (rise / n as f64 - 1.0).abs() > 0.15 {
+                open.push(format!(
+                    "{name}: {n} pores added, count rose by {rise} (limit ±15 %)"
+                ));
             }
-            Err(e) => failures.push(format!("{name} added: {e}")),
         }
     }
     for line in &open {
