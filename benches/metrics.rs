@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let m = measure(
                 photo.luminance.view(),
+                &photo.rgb,
                 &frame,
                 &scale,
                 &Affine::IDENTITY,

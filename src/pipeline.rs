@@ -477,19 +477,19 @@ fn process_baseline(
     let skin = SkinMask::detect(&photo.rgb)
         .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px());
     let shading = Shading::new(&photo.rgb);
-    // The colour planes are done with: free them before the metrics' temporaries are allocated
-    // (144 MB at 12 MP; the peak sets how much fresh memory must be faulted in).
     let Photo { rgb, luminance, .. } = photo;
-    drop(rgb);
     let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
+    // The colour planes stay until the metrics are done: scars are told from pigment spots by them.
     let measurement = measure(
         luminance.view(),
+        &rgb,
         &region,
         &scale,
         &Affine::IDENTITY,
         1.0,
         &options.metrics,
     );
+    drop(rgb);
     let frame = BaselineFrame {
         reference: Reference::new(luminance.view(), Some(&skin), &options.align),
         shading,
@@ -664,6 +664,7 @@ fn process_session(
         let slope = map.luminance_log_slope;
         measure(
             luminance.view(),
+            &rgb,
             &base.frame,
             &base.scale,
             &alignment.matrix,

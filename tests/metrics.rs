@@ -50,6 +50,7 @@ fn measure_session(
     let to_baseline = Affine::from_matrix3(&view.truth.sessions[k].matrix);
     let m = measure(
         p.luminance.view(),
+        &p.rgb,
         &frame,
         &scale,
         &to_baseline,
@@ -258,6 +259,7 @@ fn a_flat_session_is_its_own_error_and_the_others_are_measured() {
     let frame = skin_frame(&base, config.mm_per_px);
     let m = measure(
         base.luminance.view(),
+        &base.rgb,
         &frame,
         &scale,
         &Affine::IDENTITY,

@@ -11,6 +11,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::blobs::{self, Calibration};
+use super::pigment;
 use super::region::Frame;
 use super::roughness::SurfaceSums;
 use super::surface::{SIGMA_PER_CUTOFF, height_map, remove_reference, s_filter};
@@ -54,11 +55,13 @@ pub struct Measurement {
     pub scars: Vec<Depression>,
 }
 
-/// Measures one photo. `luminance` is linear; `slope` is the photometric map's luminance slope (1 for
+/// Measures one photo. `luminance` is linear; `rgb` are the photo's linear colour planes (the scars'
+/// colour contrast, see [`super::pigment`]); `slope` is the photometric map's luminance slope (1 for
 /// the baseline), `to_baseline` the registration (identity for the baseline).
 #[must_use]
 pub fn measure(
     luminance: ArrayView2<'_, f32>,
+    rgb: &[Array2<f32>; 3],
     frame: &Frame,
     scale: &Scale,
     to_baseline: &Affine,
@@ -91,7 +94,7 @@ pub fn measure(
     drop(z);
 
     // The detector takes the height over: its inner blur then replaces the plane, not doubles it.
-    let (pores, scars) = depressions(height, frame, to_baseline, px_per_mm, s, options);
+    let (pores, scars) = depressions(height, rgb, frame, to_baseline, px_per_mm, s, options);
     Measurement {
         to_baseline: *to_baseline,
         size: (w, h),
@@ -174,6 +177,7 @@ fn block_sums(
 /// A pore or a smaller scar inside a scar is part of that scar.
 fn depressions(
     height: Array2<f32>,
+    rgb: &[Array2<f32>; 3],
     frame: &Frame,
     to_baseline: &Affine,
     px_per_mm: f64,
@@ -223,7 +227,14 @@ fn depressions(
             && snr >= options.scar_min_snr
             && blob.elongation <= options.scar_max_elongation
         {
-            scars.push(found);
+            // A scar is a depression: only the part of its darkening that shading explains counts
+            // as depth; a freckle, a mole or a red spot is as dark to the luminance but not hollow.
+            let share =
+                pigment::darkening(rgb, blob.x, blob.y, radius).map_or(1.0, pigment::shading_share);
+            let depth = depth * share;
+            if depth >= options.scar_min_depth {
+                scars.push(Depression { depth, ..found });
+            }
         }
     }
     // Pores side by side read, at a coarser scale, as one larger depression. A scar candidate whose
@@ -295,6 +306,7 @@ mod tests {
         );
         let m = measure(
             luminance.view(),
+            rgb,
             &frame,
             scale,
             &Affine::IDENTITY,
@@ -352,6 +364,91 @@ mod tests {
         assert!(
             (small / 4.5 - 1.0).abs() < 0.1,
             "diameter {small} px, true 4.5"
+        );
+    }
+
+    /// A scar is a depression, not a pigment spot: a neutral depression and a melanin-coloured spot of
+    /// the same size and luminance drop (25 %), side by side on faint texture. The luminance detector
+    /// finds both (the control: the same photo measured with grey colour planes); with the photo's
+    /// colour only the depression is a scar, at its true depth −ln 0.75.
+    #[test]
+    fn a_pigment_spot_is_not_a_scar() {
+        let (h, w) = (400usize, 420usize);
+        let radius = 20.0; // 1 mm at 0.05 mm/px: a 2 mm scar
+        let (hollow, spot) = ((110.0, 200.0), (310.0, 200.0));
+        let skin = [224u8, 172, 140].map(|v| srgb_to_linear(f64::from(v) / 255.0));
+        let melanin = pigment::melanin();
+        // Melanin amount whose full cover darkens the skin's luminance by 25 %, by bisection.
+        let luminance_ratio = |m: f64| {
+            let f = |c: usize| skin[c] * (-m * melanin[c]).exp();
+            crate::io::colour::luminance(f(0) as f32, f(1) as f32, f(2) as f32)
+                / crate::io::colour::luminance(skin[0] as f32, skin[1] as f32, skin[2] as f32)
+        };
+        let (mut lo, mut hi) = (0.0, 5.0);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if luminance_ratio(mid) > 0.75 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        let m = lo;
+        let rgb: [Array2<f32>; 3] = std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                let hash = crate::synth::noise::hash2(5, x as i64, y as i64);
+                let texture = 1.0 + 0.01 * (crate::synth::noise::unit_from_hash(hash) - 0.5);
+                let dent = blobs::soft_disk_coverage(x, y, hollow.0, hollow.1, radius);
+                let pigment = blobs::soft_disk_coverage(x, y, spot.0, spot.1, radius);
+                (skin[c] * texture * (1.0 - 0.25 * dent) * (-m * melanin[c] * pigment).exp()) as f32
+            })
+        });
+        let luminance = Array2::from_shape_fn((h, w), |(y, x)| {
+            crate::io::colour::luminance(rgb[0][[y, x]], rgb[1][[y, x]], rgb[2][[y, x]])
+        });
+        let scale = Scale::new(Some(0.05));
+        let options = MetricOptions::default();
+        let frame = Frame::new(
+            &SkinMask::detect(&rgb),
+            None,
+            options.filter_margin_px(&scale),
+            (w, h),
+        );
+        let scars = |planes: &[Array2<f32>; 3]| {
+            let m = measure(
+                luminance.view(),
+                planes,
+                &frame,
+                &scale,
+                &Affine::IDENTITY,
+                1.0,
+                &options,
+            );
+            let near = |(x, y): (f64, f64)| {
+                m.scars
+                    .iter()
+                    .find(|d| (d.x - x).hypot(d.y - y) < 3.0)
+                    .copied()
+            };
+            (near(hollow), near(spot))
+        };
+        let grey = [luminance.clone(), luminance.clone(), luminance.clone()];
+        let (hollow_grey, spot_grey) = scars(&grey);
+        assert!(
+            hollow_grey.is_some() && spot_grey.is_some(),
+            "control: {hollow_grey:?} {spot_grey:?}"
+        );
+        let (found, pigment) = scars(&rgb);
+        assert!(
+            pigment.is_none(),
+            "pigment spot counted as a scar: {pigment:?}"
+        );
+        let found = found.expect("depression not found");
+        let true_depth = -(0.75f64).ln();
+        assert!(
+            (found.depth / true_depth - 1.0).abs() < 0.1,
+            "depth {} vs {true_depth}",
+            found.depth
         );
     }
 

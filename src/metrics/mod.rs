@@ -16,6 +16,7 @@
 
 pub mod blobs;
 pub mod measure;
+pub mod pigment;
 pub mod pores;
 pub mod region;
 pub mod roughness;

@@ -9,8 +9,10 @@
 //! Type by size, when calibrated, after the clinical classification of Jacob, Dover & Kaminer (J Am
 //! Acad Dermatol 45, 2001): ice-pick < 2 mm, boxcar 1.5–4 mm, rolling ≥ 4 mm. Size alone cannot
 //! separate the 1.5–2 mm overlap (the published classes differ by wall shape there), so it is split
-//! at 1.75 mm; pigmented spots of the same size are not told apart from scars either (both darken
-//! the log-luminance), which is why the index is reported as a change per patient, not a diagnosis.
+//! at 1.75 mm. A scar's depth is the part of its darkening that shading explains, by its colour
+//! ([`super::pigment`]): a freckle or a red spot darkens the log-luminance as a depression does, but
+//! not equally in every channel. The split rests on approximate pigment spectra, so the index is
+//! still reported as a change per patient, not a diagnosis.
 
 use serde::{Deserialize, Serialize};
 
