@@ -23,6 +23,13 @@
 //! amounts, which these errors produce on a shadow, are not credited as extra depth) and why it is
 //! applied to scars, not pores: a pore is a few pixels across, too few for a colour contrast.
 //!
+//! **Fixed spectra, not a per-photo fit.** Fitting the same split per photo was tried: regress the
+//! neutral part of the skin's fine colour variation (4 × 4 px blocks, minus their surroundings) on its
+//! chroma, as Tsumura et al. separate chromophores per image. JPEG's chroma noise biases such a slope
+//! towards zero (an errors-in-variables fit), the coefficients moved with the block size (4, 8 or
+//! 16 px gave opposite signs on one portrait), and it left 97, 34, 9 and 12 "scars" on the four
+//! portraits against 113, 23, 7 and 6 with the spectra below. Not kept.
+//!
 //! Written here because no crate does skin chromophore separation.
 
 use ndarray::Array2;
