@@ -1,8 +1,8 @@
 //! Orchestration: from a discovered patient to its report.
 //!
 //! Per view, the baseline photo is decoded and reduced to what registration needs (its pyramid and
-//! keypoints, a low-passed copy for colour matching, its preview); the full-resolution planes are then
-//! dropped. Beside it, the first other session is decoded and reduced to its colour planes, pyramid,
+//! keypoints, a low-passed copy for colour matching, its preview) and measured (its colour planes tell
+//! scars from pigment spots); the full-resolution planes are then dropped. Beside it, the first other session is decoded and reduced to its colour planes, pyramid,
 //! low-passed colour and preview source, none of which needs the baseline, so that the serial
 //! stretches of decoding use the core the baseline's work leaves idle. The other sessions are then
 //! decoded, registered and measured in parallel, each dropped as soon as it is done, so memory is

@@ -229,11 +229,19 @@ fn depressions(
         {
             // A scar is a depression: only the part of its darkening that shading explains counts
             // as depth; a freckle, a mole or a red spot is as dark to the luminance but not hollow.
-            let share =
-                pigment::darkening(rgb, blob.x, blob.y, radius).map_or(1.0, pigment::shading_share);
-            let depth = depth * share;
-            if depth >= options.scar_min_depth {
-                scars.push(Depression { depth, ..found });
+            let share = pigment::darkening(rgb, blob.x, blob.y, radius)
+                .map_or(1.0, |d| pigment::shading_share(&d));
+            let hollow = depth * share;
+            if hollow >= options.scar_min_depth {
+                // The luminance depth stays beside it for the pore-cluster test below, which weighs
+                // darkness against darkness.
+                scars.push((
+                    Depression {
+                        depth: hollow,
+                        ..found
+                    },
+                    depth,
+                ));
             }
         }
     }
@@ -250,10 +258,14 @@ fn depressions(
             && (d.y - c.y).abs() < reach
             && (d.x - c.x).hypot(d.y - c.y) < reach
     };
-    scars.retain(|c| {
-        let inside: f64 = pores.iter().filter(|p| within(p, c)).map(volume).sum();
-        inside < 0.5 * volume(c)
-    });
+    let scars: Vec<Depression> = scars
+        .into_iter()
+        .filter(|(c, luminance_depth)| {
+            let inside: f64 = pores.iter().filter(|p| within(p, c)).map(volume).sum();
+            inside < 0.5 * c.diameter_px * c.diameter_px * luminance_depth
+        })
+        .map(|(c, _)| c)
+        .collect();
     // A depression inside a larger scar (its wall, a pit in its floor) is part of that scar.
     let inside_larger = |d: &Depression| {
         scars
