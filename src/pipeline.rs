@@ -1,8 +1,8 @@
 //! Orchestration: from a discovered patient to its report.
 //!
 //! Per view, the baseline photo is decoded and reduced to what registration needs (its pyramid and
-//! keypoints, a low-passed copy for colour matching, its preview) and measured (its colour planes tell
-//! scars from pigment spots); the full-resolution planes are then dropped. Beside it, the first other session is decoded and reduced to its colour planes, pyramid,
+//! keypoints, a low-passed copy for colour matching, its preview, a half-resolution copy of its colour
+//! that tells scars from pigment spots); the full-resolution planes are then dropped. Beside it, the first other session is decoded and reduced to its colour planes, pyramid,
 //! low-passed colour and preview source, none of which needs the baseline, so that the serial
 //! stretches of decoding use the core the baseline's work leaves idle. The other sessions are then
 //! decoded, registered and measured in parallel, each dropped as soon as it is done, so memory is
@@ -24,6 +24,7 @@ use crate::align::photometric::{self, PhotometricMap, Shading};
 use crate::align::preview::{PreviewSource, aligned_preview};
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
+use crate::metrics::pigment::HalfColour;
 use crate::metrics::skin::SkinMask;
 use crate::metrics::tiles::{self, TileSums, metrics_for};
 use crate::metrics::{Frame, Measurement, MetricOptions, Scale, measure, summarise_view};
@@ -477,19 +478,23 @@ fn process_baseline(
     let skin = SkinMask::detect(&photo.rgb)
         .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px());
     let shading = Shading::new(&photo.rgb);
+    // Scars are told from pigment spots by their colour; half resolution does for that, and the
+    // full-resolution planes go before the metrics' temporaries are allocated (144 MB at 12 MP; the
+    // peak sets how much fresh memory must be faulted in).
+    let colour = HalfColour::new(&photo.rgb);
     let Photo { rgb, luminance, .. } = photo;
+    drop(rgb);
     let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
-    // The colour planes stay until the metrics are done: scars are told from pigment spots by them.
     let measurement = measure(
         luminance.view(),
-        &rgb,
+        &colour,
         &region,
         &scale,
         &Affine::IDENTITY,
         1.0,
         &options.metrics,
     );
-    drop(rgb);
+    drop(colour);
     let frame = BaselineFrame {
         reference: Reference::new(luminance.view(), Some(&skin), &options.align),
         shading,
@@ -661,10 +666,12 @@ fn process_session(
     let measurement = (alignment.status == AlignStatus::Ok).then(|| {
         let map = photometric.unwrap_or(PhotometricMap::IDENTITY);
         let luminance = weighted_luminance(&rgb, map.skin_luminance_weights());
+        let colour = HalfColour::new(&rgb);
+        drop(rgb);
         let slope = map.luminance_log_slope;
         measure(
             luminance.view(),
-            &rgb,
+            &colour,
             &base.frame,
             &base.scale,
             &alignment.matrix,

@@ -5,6 +5,7 @@
 
 use skintex::align::geometry::Affine;
 use skintex::io::{LoadOptions, Photo, decode_photo};
+use skintex::metrics::pigment::HalfColour;
 use skintex::metrics::skin::SkinMask;
 use skintex::metrics::{
     Depression, Frame, MetricOptions, Scale, SessionMetrics, measure, summarise_view,
@@ -50,7 +51,7 @@ fn measure_session(
     let to_baseline = Affine::from_matrix3(&view.truth.sessions[k].matrix);
     let m = measure(
         p.luminance.view(),
-        &p.rgb,
+        &HalfColour::new(&p.rgb),
         &frame,
         &scale,
         &to_baseline,
@@ -259,7 +260,7 @@ fn a_flat_session_is_its_own_error_and_the_others_are_measured() {
     let frame = skin_frame(&base, config.mm_per_px);
     let m = measure(
         base.luminance.view(),
-        &base.rgb,
+        &HalfColour::new(&base.rgb),
         &frame,
         &scale,
         &Affine::IDENTITY,

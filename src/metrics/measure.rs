@@ -55,13 +55,13 @@ pub struct Measurement {
     pub scars: Vec<Depression>,
 }
 
-/// Measures one photo. `luminance` is linear; `rgb` are the photo's linear colour planes (the scars'
-/// colour contrast, see [`super::pigment`]); `slope` is the photometric map's luminance slope (1 for
+/// Measures one photo. `luminance` is linear; `colour` is the photo's linear colour at half resolution
+/// (the scars' colour contrast, see [`super::pigment`]); `slope` is the photometric map's luminance slope (1 for
 /// the baseline), `to_baseline` the registration (identity for the baseline).
 #[must_use]
 pub fn measure(
     luminance: ArrayView2<'_, f32>,
-    rgb: &[Array2<f32>; 3],
+    colour: &pigment::HalfColour,
     frame: &Frame,
     scale: &Scale,
     to_baseline: &Affine,
@@ -94,7 +94,7 @@ pub fn measure(
     drop(z);
 
     // The detector takes the height over: its inner blur then replaces the plane, not doubles it.
-    let (pores, scars) = depressions(height, rgb, frame, to_baseline, px_per_mm, s, options);
+    let (pores, scars) = depressions(height, colour, frame, to_baseline, px_per_mm, s, options);
     Measurement {
         to_baseline: *to_baseline,
         size: (w, h),
@@ -177,7 +177,7 @@ fn block_sums(
 /// A pore or a smaller scar inside a scar is part of that scar.
 fn depressions(
     height: Array2<f32>,
-    rgb: &[Array2<f32>; 3],
+    colour: &pigment::HalfColour,
     frame: &Frame,
     to_baseline: &Affine,
     px_per_mm: f64,
@@ -229,7 +229,8 @@ fn depressions(
         {
             // A scar is a depression: only the part of its darkening that shading explains counts
             // as depth; a freckle, a mole or a red spot is as dark to the luminance but not hollow.
-            let share = pigment::darkening(rgb, blob.x, blob.y, radius)
+            let share = colour
+                .darkening(blob.x, blob.y, radius)
                 .map_or(1.0, |d| pigment::shading_share(&d));
             let hollow = depth * share;
             if hollow >= options.scar_min_depth {
@@ -318,7 +319,7 @@ mod tests {
         );
         let m = measure(
             luminance.view(),
-            rgb,
+            &pigment::HalfColour::new(rgb),
             &frame,
             scale,
             &Affine::IDENTITY,
@@ -429,7 +430,7 @@ mod tests {
         let scars = |planes: &[Array2<f32>; 3]| {
             let m = measure(
                 luminance.view(),
-                planes,
+                &pigment::HalfColour::new(planes),
                 &frame,
                 &scale,
                 &Affine::IDENTITY,
