@@ -413,26 +413,32 @@ mod tests {
         .expect("enough overlap")
     }
 
+    /// A smooth shaded scene, channel c at 1 − 0.1·c of the first, sampled at baseline point
+    /// `(x + shift, y)` for pixel `(x, y)` and passed through `camera(c, value)`.
+    fn shaded_scene(
+        (h, w): (usize, usize),
+        shift: f64,
+        camera: impl Fn(usize, f64) -> f64,
+    ) -> [Array2<f32>; 3] {
+        let scene = |x: f64, y: f64| 0.08 + 0.5 * ((x / 400.0) * 0.8 + (y / 300.0) * 0.4).powi(2);
+        std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                let v = scene(x as f64 + shift, y as f64) * (1.0 - 0.1 * c as f64);
+                camera(c, v) as f32
+            })
+        })
+    }
+
     /// A shaded scene seen with a known gain and gamma per channel and shifted by 7 px: the fit must
     /// recover the inverse map.
     #[test]
     fn recovers_per_channel_gain_and_gamma() {
-        let (h, w) = (300, 400);
-        let scene = |x: f64, y: f64| 0.08 + 0.5 * ((x / 400.0) * 0.8 + (y / 300.0) * 0.4).powi(2);
-        let base: [Array2<f32>; 3] = std::array::from_fn(|c| {
-            Array2::from_shape_fn((h, w), |(y, x)| {
-                (scene(x as f64, y as f64) * (1.0 - 0.1 * c as f64)) as f32
-            })
-        });
+        let size = (300, 400);
+        let base = shaded_scene(size, 0.0, |_, v| v);
         let gains = [1.2, 0.9, 1.05];
         let gammas = [1.1, 0.95, 0.9];
         // Session pixel (x, y) shows baseline pixel (x + 7, y).
-        let session: [Array2<f32>; 3] = std::array::from_fn(|c| {
-            Array2::from_shape_fn((h, w), |(y, x)| {
-                let v = scene(x as f64 + 7.0, y as f64) * (1.0 - 0.1 * c as f64);
-                (gains[c] * v.powf(gammas[c])) as f32
-            })
-        });
+        let session = shaded_scene(size, 7.0, |c, v| gains[c] * v.powf(gammas[c]));
         let to_baseline = Affine::similarity(1.0, 0.0, 7.0, 0.0);
         let map = fit_photos(&base, &session, &to_baseline, false);
         for c in 0..3 {
@@ -446,12 +452,7 @@ mod tests {
         assert!((v - 0.3).abs() < 0.005, "{v}");
 
         // The same gain and gamma on every channel: luminance follows the same line.
-        let common: [Array2<f32>; 3] = std::array::from_fn(|c| {
-            Array2::from_shape_fn((h, w), |(y, x)| {
-                let v = scene(x as f64 + 7.0, y as f64) * (1.0 - 0.1 * c as f64);
-                (0.8 * v.powf(1.12)) as f32
-            })
-        });
+        let common = shaded_scene(size, 7.0, |_, v| 0.8 * v.powf(1.12));
         let map = fit_photos(&base, &common, &to_baseline, false);
         assert!(
             (map.luminance_log_slope - 1.0 / 1.12).abs() < 0.01,
@@ -583,12 +584,7 @@ mod tests {
     #[test]
     fn black_regions_do_not_drag_the_fit() {
         let (h, w) = (300, 400);
-        let scene = |x: f64, y: f64| 0.08 + 0.5 * ((x / 400.0) * 0.8 + (y / 300.0) * 0.4).powi(2);
-        let base: [Array2<f32>; 3] = std::array::from_fn(|c| {
-            Array2::from_shape_fn((h, w), |(y, x)| {
-                (scene(x as f64, y as f64) * (1.0 - 0.1 * c as f64)) as f32
-            })
-        });
+        let base = shaded_scene((h, w), 0.0, |_, v| v);
         let session: [Array2<f32>; 3] = std::array::from_fn(|c| {
             Array2::from_shape_fn((h, w), |(y, x)| {
                 if x < w / 3 {

@@ -34,9 +34,9 @@
 //! Written here because no crate does skin chromophore separation.
 
 use ndarray::Array2;
-use rayon::prelude::*;
 
 use crate::io::colour::LUMA_WEIGHTS;
+use crate::kernels::warp::downsample_area;
 
 /// Melanin's absorption at the sRGB primaries' dominant wavelengths, ∝ λ^−3.5 (any scale).
 pub(crate) fn melanin() -> [f64; 3] {
@@ -150,32 +150,14 @@ impl HalfColour {
     /// Averages each 2 × 2 block of `rgb` (the last row or column alone when the size is odd).
     #[must_use]
     pub fn new(rgb: &[Array2<f32>; 3]) -> Self {
-        let planes = rgb.each_ref().map(|plane| {
-            let (h, w) = plane.dim();
-            let (hh, hw) = (h.div_ceil(2), w.div_ceil(2));
-            let mut out = Array2::zeros((hh, hw));
-            out.axis_iter_mut(ndarray::Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(hy, mut row)| {
-                    let ys = 2 * hy..(2 * hy + 2).min(h);
-                    for (hx, v) in row.iter_mut().enumerate() {
-                        let xs = 2 * hx..(2 * hx + 2).min(w);
-                        let n = (ys.len() * xs.len()) as f32;
-                        let sum: f32 = ys
-                            .clone()
-                            .map(|y| xs.clone().map(|x| plane[[y, x]]).sum::<f32>())
-                            .sum();
-                        *v = sum / n;
-                    }
-                });
-            out
-        });
-        Self { planes }
+        Self {
+            planes: rgb.each_ref().map(|plane| downsample_area(plane.view(), 2)),
+        }
     }
 
     /// [`darkening`] of a spot at `(x, y)` with half-depth radius `radius`, in full-resolution pixels
-    /// (half-resolution pixel `i` is centred on full-resolution `2i + 0.5`).
+    /// (half-resolution pixel `i` is centred on full-resolution `2i + 0.5`, as
+    /// [`crate::align::geometry::Affine::block_to_full`] says).
     #[must_use]
     pub fn darkening(&self, x: f64, y: f64, radius: f64) -> Option<Darkening> {
         darkening(&self.planes, (x - 0.5) / 2.0, (y - 0.5) / 2.0, radius / 2.0)
