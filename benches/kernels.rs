@@ -57,7 +57,7 @@ fn gaussian(c: &mut Criterion) {
                 b.iter(|| kernels::gaussian_blur(black_box(img.view()), sigma));
             });
         }
-        for sigma in [2.0f32, 4.0] {
+        for sigma in [2.0f32, 4.0, 8.0] {
             group.bench_function(
                 BenchmarkId::from_parameter(format!("sampled-sigma={sigma}")),
                 |b| {

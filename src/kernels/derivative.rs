@@ -11,7 +11,7 @@
 use ndarray::{Array2, ArrayView2, Zip};
 
 use super::gaussian::{
-    GaussianMethod, RECURSIVE_FROM_SIGMA, clamp_sigma, gaussian_blur_with, gaussian_kernel,
+    GaussianMethod, MULTIRATE_FROM_SIGMA, clamp_sigma, gaussian_blur_with, gaussian_kernel,
 };
 use super::separable::{Kernel1d, convolve_separable};
 
@@ -127,8 +127,8 @@ pub fn laplacian_of_gaussian(
 }
 
 /// Difference of Gaussians `G_{σ₁} * src − G_{σ₂} * src` (a band-pass for σ₁ < σ₂). Both blurs use the
-/// same method — recursive only when both σ reach [`RECURSIVE_FROM_SIGMA`] — because subtracting a
-/// sampled blur from a recursive one would turn the recursive filter's small error into a large part
+/// same method — multirate only when both σ reach [`MULTIRATE_FROM_SIGMA`] — because subtracting a
+/// sampled blur from a multirate one would turn the multirate filter's small error into a large part
 /// of the (small) difference.
 #[must_use]
 pub fn difference_of_gaussians(
@@ -136,8 +136,8 @@ pub fn difference_of_gaussians(
     sigma_1: f32,
     sigma_2: f32,
 ) -> Array2<f32> {
-    let method = if sigma_1.min(sigma_2) >= RECURSIVE_FROM_SIGMA {
-        GaussianMethod::Recursive
+    let method = if sigma_1.min(sigma_2) >= MULTIRATE_FROM_SIGMA {
+        GaussianMethod::Multirate
     } else {
         GaussianMethod::Sampled
     };

@@ -1,4 +1,5 @@
-//! Gaussian blur: a sampled kernel for small σ, a recursive (IIR) filter for large σ.
+//! Gaussian blur: a sampled kernel for small σ; for large σ a multirate (pyramid) filter or a recursive
+//! (IIR) one.
 //!
 //! - **Sampled**: taps `exp(−x²/2σ²)` for `|x| ≤ ⌈4σ⌉`, normalised to sum 1, run through
 //!   [`separable`](super::separable). Exact to float rounding for that truncated, sampled kernel (below
@@ -24,29 +25,40 @@
 //! down vectors instead of along scalar rows, recurses two blocks side by side, and transposes with
 //! AVX-512 shuffles where the CPU has them (`avx512`: the one place with intrinsics, all safe calls).
 //!
-//! [`GaussianMethod::Auto`] uses the sampled kernel below [`RECURSIVE_FROM_SIGMA`] and the recursive
-//! filter from there on.
+//! - **Multirate**: down a binomial pyramid, a small sampled Gaussian at the coarse level, and back up
+//!   ([`multirate`](super::multirate), which gives its accuracy: under 0.9 % of the impulse response's
+//!   peak for σ ≥ 4, against the recursive filter's 2–2.4 %). O(1) per pixel, and it reads and writes
+//!   the full-resolution plane once where the recursive filter does so twice.
+//!
+//! [`GaussianMethod::Auto`] uses the sampled kernel below [`MULTIRATE_FROM_SIGMA`] and the multirate
+//! filter from there on. The recursive filter stays for callers that ask for it.
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
+use super::multirate::multirate_blur;
 use super::separable::{Kernel1d, convolve_slices};
 use super::{plane, reflect, row_major};
 
-/// σ from which [`GaussianMethod::Auto`] switches to the recursive filter: below it the recursive
-/// filter's error (2.9 % of the impulse peak at σ = 3) is not worth the time it saves.
-pub const RECURSIVE_FROM_SIGMA: f32 = 4.0;
+/// σ from which [`GaussianMethod::Auto`] switches from the sampled kernel to the multirate filter. The
+/// multirate filter needs σ ≥ 3.8 for one pyramid level ([`super::multirate::plan`]); at σ = 4 its
+/// error is 0.9 % of the impulse peak, and it takes half the sampled kernel's time (12 MP, one
+/// thread: about 21 against 45 ms).
+pub const MULTIRATE_FROM_SIGMA: f32 = 4.0;
 
 /// How [`gaussian_blur_with`] computes the blur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GaussianMethod {
-    /// Sampled below [`RECURSIVE_FROM_SIGMA`], recursive from there.
+    /// Sampled below [`MULTIRATE_FROM_SIGMA`], multirate from there.
     #[default]
     Auto,
     /// Always the sampled kernel (exact, O(σ) per pixel).
     Sampled,
     /// Always the Young–van Vliet recursive filter (approximate, O(1) per pixel).
     Recursive,
+    /// The multirate filter (approximate, O(1) per pixel) where σ allows one pyramid level (σ ≥ 3.8),
+    /// the sampled kernel below that.
+    Multirate,
 }
 
 /// Largest σ any kernel is built for (a million taps); callers clamp to the image size first.
@@ -101,11 +113,17 @@ pub fn gaussian_blur_with(
         return src.to_owned();
     }
     let sigma = clamp_sigma(sigma, h, w);
-    let recursive = match method {
-        GaussianMethod::Auto => sigma >= RECURSIVE_FROM_SIGMA,
-        GaussianMethod::Sampled => false,
-        GaussianMethod::Recursive => true,
+    let method = match method {
+        GaussianMethod::Auto if sigma >= MULTIRATE_FROM_SIGMA => GaussianMethod::Multirate,
+        GaussianMethod::Auto => GaussianMethod::Sampled,
+        other => other,
     };
+    if method == GaussianMethod::Multirate
+        && let Some(blurred) = multirate_blur(src, sigma)
+    {
+        return blurred;
+    }
+    let recursive = method == GaussianMethod::Recursive;
     let data = row_major(&src);
     if recursive {
         recursive_blur(&data, w, h, sigma)

@@ -24,6 +24,7 @@ pub mod gaussian;
 pub mod label;
 pub mod local;
 pub mod morphology;
+pub mod multirate;
 pub mod separable;
 pub mod warp;
 
