@@ -271,8 +271,8 @@ mod tests {
 
     #[test]
     fn dog_across_the_method_switch_stays_consistent() {
-        // σ = 3.5 and 4.2 straddle the sampled/recursive switch: the DoG must agree with the exact
-        // (sampled) DoG, not jump by the recursive filter's error.
+        // σ = 3.5 and 4.2 straddle the sampled/multirate switch: the DoG must agree with the exact
+        // (sampled) DoG, not jump by the multirate filter's error.
         let img = textured(80, 90, 5);
         let fast = difference_of_gaussians(img.view(), 3.5, 4.2);
         let k1 = gaussian_kernel(3.5);

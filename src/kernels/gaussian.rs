@@ -28,7 +28,8 @@
 //! - **Multirate**: down a binomial pyramid, a small sampled Gaussian at the coarse level, and back up
 //!   ([`multirate`](super::multirate), which gives its accuracy: under 0.9 % of the impulse response's
 //!   peak for σ ≥ 4, against the recursive filter's 2–2.4 %). O(1) per pixel, and it reads and writes
-//!   the full-resolution plane once where the recursive filter does so twice.
+//!   the full-resolution plane once where the recursive filter does so twice. For σ near the image's
+//!   size, where its levels would outgrow the image, the recursive filter runs instead.
 //!
 //! [`GaussianMethod::Auto`] uses the sampled kernel below [`MULTIRATE_FROM_SIGMA`] and the multirate
 //! filter from there on. The recursive filter stays for callers that ask for it.
@@ -41,7 +42,7 @@ use super::separable::{Kernel1d, convolve_slices};
 use super::{plane, reflect, row_major};
 
 /// σ from which [`GaussianMethod::Auto`] switches from the sampled kernel to the multirate filter. The
-/// multirate filter needs σ ≥ 3.8 for one pyramid level ([`super::multirate::plan`]); at σ = 4 its
+/// multirate filter needs σ ≥ 3.803 for one pyramid level ([`super::multirate::plan`]); at σ = 4 its
 /// error is 0.9 % of the impulse peak, and it takes half the sampled kernel's time (12 MP, one
 /// thread: about 21 against 45 ms).
 pub const MULTIRATE_FROM_SIGMA: f32 = 4.0;
@@ -56,8 +57,9 @@ pub enum GaussianMethod {
     Sampled,
     /// Always the Young–van Vliet recursive filter (approximate, O(1) per pixel).
     Recursive,
-    /// The multirate filter (approximate, O(1) per pixel) where σ allows one pyramid level (σ ≥ 3.8),
-    /// the sampled kernel below that.
+    /// The multirate filter (approximate, O(1) per pixel) where σ allows one pyramid level (σ ≥ 3.803)
+    /// and is small enough against the image (see [`super::multirate`]); below, the sampled kernel,
+    /// above, the recursive filter.
     Multirate,
 }
 
@@ -118,18 +120,24 @@ pub fn gaussian_blur_with(
         GaussianMethod::Auto => GaussianMethod::Sampled,
         other => other,
     };
-    if method == GaussianMethod::Multirate
-        && let Some(blurred) = multirate_blur(src, sigma)
-    {
-        return blurred;
-    }
-    let recursive = method == GaussianMethod::Recursive;
     let data = row_major(&src);
-    if recursive {
-        recursive_blur(&data, w, h, sigma)
-    } else {
+    let sampled = || {
         let k = gaussian_kernel(sigma);
         plane(h, w, convolve_slices(&data, w, h, &k, &k))
+    };
+    match method {
+        // Where the multirate filter declines: below one level the sampled kernel is cheap (σ < 3.803,
+        // 31 taps at most); for σ near the image's size the recursive filter, whose padding is per
+        // line rather than per level.
+        GaussianMethod::Multirate => multirate_blur(src, sigma).unwrap_or_else(|| {
+            if super::multirate::plan(sigma).is_some() {
+                recursive_blur(&data, w, h, sigma)
+            } else {
+                sampled()
+            }
+        }),
+        GaussianMethod::Recursive => recursive_blur(&data, w, h, sigma),
+        GaussianMethod::Sampled | GaussianMethod::Auto => sampled(),
     }
 }
 
@@ -967,10 +975,15 @@ mod tests {
         let img = textured(301, 259, 5);
         for sigma in [1.0f32, 6.0] {
             assert_thread_independent(|| gaussian_blur(img.view(), sigma));
+            assert_thread_independent(|| {
+                gaussian_blur_with(img.view(), sigma, GaussianMethod::Recursive)
+            });
         }
-        // Wide enough that the vertical pass's strips differ between 1, 2 and 7 workers.
+        // Wide enough that the recursive vertical pass's strips differ between 1, 2 and 7 workers.
         let wide = textured(40, 1300, 6);
-        assert_thread_independent(|| gaussian_blur(wide.view(), 6.0));
+        assert_thread_independent(|| {
+            gaussian_blur_with(wide.view(), 6.0, GaussianMethod::Recursive)
+        });
     }
 
     #[test]
@@ -978,7 +991,11 @@ mod tests {
         let flat = Array2::from_elem((40, 33), 0.7f32);
         let img = textured(64, 64, 7);
         let mean = |a: &Array2<f32>| a.iter().map(|&v| f64::from(v)).sum::<f64>() / a.len() as f64;
-        for method in [GaussianMethod::Sampled, GaussianMethod::Recursive] {
+        for method in [
+            GaussianMethod::Sampled,
+            GaussianMethod::Recursive,
+            GaussianMethod::Multirate,
+        ] {
             let out = gaussian_blur_with(flat.view(), 5.0, method);
             assert!(out.iter().all(|v| (v - 0.7).abs() < 1e-5), "{method:?}");
             // Reflected borders keep the mass inside: the mean survives (to 0.1 % of it).
@@ -988,7 +1005,8 @@ mod tests {
                 "{method:?}"
             );
         }
-        // Absurd σ is clamped to twice the larger side, not allocated.
+        // Absurd σ is clamped to twice the larger side (and the multirate filter, whose levels would
+        // then outgrow the image, hands it to the recursive one).
         let huge = gaussian_blur(img.view(), 1e9);
         assert!(
             huge.iter()
