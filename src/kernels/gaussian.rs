@@ -792,19 +792,17 @@ fn backward_row(row: &mut [f32], reference: &[f32], s: &mut ColumnState, c: Casc
 mod tests {
     use super::*;
     use crate::kernels::separable::naive_separable;
-    use crate::kernels::testutil::{assert_thread_independent, planes, textured};
+    use crate::kernels::testutil::{
+        assert_thread_independent, exact_gaussian_taps, planes, textured,
+    };
     use proptest::prelude::*;
 
-    /// The exact (continuous-sigma, finely sampled, wide) Gaussian: kernel taps integrated over each
-    /// pixel would differ from point samples by < 0.3 % for σ ≥ 1, so point samples with a ±6σ support
-    /// in f64 serve as the reference.
+    /// The exact Gaussian's taps in f32 (see [`exact_gaussian_taps`]).
     fn exact_taps(sigma: f32) -> Vec<f32> {
-        let r = (6.0 * sigma).ceil() as isize;
-        let t: Vec<f64> = (-r..=r)
-            .map(|x| (-(x * x) as f64 / (2.0 * f64::from(sigma).powi(2))).exp())
-            .collect();
-        let s: f64 = t.iter().sum();
-        t.iter().map(|v| (v / s) as f32).collect()
+        exact_gaussian_taps(sigma)
+            .iter()
+            .map(|&t| t as f32)
+            .collect()
     }
 
     #[test]

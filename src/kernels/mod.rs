@@ -135,6 +135,18 @@ pub(crate) mod testutil {
         })
     }
 
+    /// The exact Gaussian's taps, the reference for the approximate blurs: point samples over ±6σ in
+    /// f64, normalised. Taps integrated over each pixel would differ from point samples by < 0.3 %
+    /// for σ ≥ 1, and the tails beyond 6σ hold under 2·10⁻⁹ of the mass.
+    pub fn exact_gaussian_taps(sigma: f32) -> Vec<f64> {
+        let r = (6.0 * sigma).ceil() as isize;
+        let t: Vec<f64> = (-r..=r)
+            .map(|x| (-(x * x) as f64 / (2.0 * f64::from(sigma).powi(2))).exp())
+            .collect();
+        let s: f64 = t.iter().sum();
+        t.iter().map(|v| v / s).collect()
+    }
+
     /// Random planes from 1 × 1 up to `max` on each side, including 1 × N and N × 1.
     pub fn planes(max: usize) -> impl Strategy<Value = Array2<f32>> {
         (1..=max, 1..=max, any::<u64>()).prop_map(|(h, w, seed)| textured(h, w, seed))

@@ -419,18 +419,10 @@ fn interpolate(near: &[f32], far: &[f32], out: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::kernels::separable::naive_separable;
-    use crate::kernels::testutil::{assert_thread_independent, planes, textured};
+    use crate::kernels::testutil::{
+        assert_thread_independent, exact_gaussian_taps as exact_taps, planes, textured,
+    };
     use proptest::prelude::*;
-
-    /// The exact Gaussian's taps: point samples over ±6σ in f64, normalised (as in `gaussian`'s tests).
-    fn exact_taps(sigma: f32) -> Vec<f64> {
-        let r = (6.0 * sigma).ceil() as isize;
-        let t: Vec<f64> = (-r..=r)
-            .map(|x| (-(x * x) as f64 / (2.0 * f64::from(sigma).powi(2))).exp())
-            .collect();
-        let s: f64 = t.iter().sum();
-        t.iter().map(|v| v / s).collect()
-    }
 
     #[test]
     fn plan_matches_the_variance_and_keeps_the_coarse_kernel_small() {
