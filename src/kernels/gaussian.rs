@@ -120,24 +120,23 @@ pub fn gaussian_blur_with(
         GaussianMethod::Auto => GaussianMethod::Sampled,
         other => other,
     };
+    let method = match method {
+        GaussianMethod::Multirate => match multirate_blur(src, sigma) {
+            Some(blurred) => return blurred,
+            // Declined for σ near the image's size: the recursive filter, whose padding is per line
+            // rather than per level.
+            None if super::multirate::plan(sigma).is_some() => GaussianMethod::Recursive,
+            // Below one level (σ < 3.803) the sampled kernel is cheap: 33 taps at most.
+            None => GaussianMethod::Sampled,
+        },
+        other => other,
+    };
     let data = row_major(&src);
-    let sampled = || {
+    if method == GaussianMethod::Recursive {
+        recursive_blur(&data, w, h, sigma)
+    } else {
         let k = gaussian_kernel(sigma);
         plane(h, w, convolve_slices(&data, w, h, &k, &k))
-    };
-    match method {
-        // Where the multirate filter declines: below one level the sampled kernel is cheap (σ < 3.803,
-        // 31 taps at most); for σ near the image's size the recursive filter, whose padding is per
-        // line rather than per level.
-        GaussianMethod::Multirate => multirate_blur(src, sigma).unwrap_or_else(|| {
-            if super::multirate::plan(sigma).is_some() {
-                recursive_blur(&data, w, h, sigma)
-            } else {
-                sampled()
-            }
-        }),
-        GaussianMethod::Recursive => recursive_blur(&data, w, h, sigma),
-        GaussianMethod::Sampled | GaussianMethod::Auto => sampled(),
     }
 }
 

@@ -279,7 +279,8 @@ thread_local! {
     /// Each worker's line buffer for the vertical half of a reduction or an expansion, kept from row
     /// to row. Allocated per row, the buffers went through glibc's one arena (the binary's allocator
     /// policy, `keep_freed_memory` in `main.rs`), and two threads took turns at its lock: at 12 MP,
-    /// σ = 8, two threads were only 1.4× as fast as one.
+    /// σ = 8, two threads were only 1.4× as fast as one. Not `buffer`'s per-worker scratch: the
+    /// rows are made inside `plane_by_rows`, which holds that scratch for the band meanwhile.
     static LINE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
