@@ -23,6 +23,7 @@ pub mod derivative;
 pub mod gaussian;
 pub mod label;
 pub mod local;
+pub mod logarithm;
 pub mod morphology;
 pub mod multirate;
 pub mod separable;
@@ -40,6 +41,7 @@ pub use derivative::{
 pub use gaussian::{GaussianMethod, gaussian_blur, gaussian_blur_with, gaussian_kernel};
 pub use label::{Component, Connectivity, LabelledRun, Labelling, label};
 pub use local::{local_mean, local_rms, local_variance};
+pub use logarithm::ln_plane;
 pub use morphology::{black_tophat, close, dilate, erode, open, white_tophat};
 pub use separable::{Kernel1d, KernelError, convolve_separable};
 pub use warp::{Interpolation, pyramid_down, warp};

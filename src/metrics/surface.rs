@@ -25,8 +25,8 @@
 use ndarray::{Array2, ArrayView2, Zip};
 use rayon::prelude::*;
 
-use crate::kernels::gaussian_blur;
 use crate::kernels::warp::downsample_area;
+use crate::kernels::{gaussian_blur, ln_plane};
 
 /// ISO 16610-21: Gaussian σ = this × cut-off wavelength.
 pub const SIGMA_PER_CUTOFF: f64 = 0.187_390_625_129_278_6;
@@ -39,7 +39,7 @@ const REDUCED_SIGMA: f64 = 2.0;
 /// L-filter, so it is not applied).
 #[must_use]
 pub fn height_map(luminance: ArrayView2<'_, f32>, slope: f32) -> Array2<f32> {
-    Zip::from(&luminance).par_map_collect(|&v| slope * v.max(LUMINANCE_FLOOR).ln())
+    ln_plane(luminance, LUMINANCE_FLOOR, slope)
 }
 
 /// The S-filter: Gaussian with cut-off `cutoff_px`.
