@@ -128,6 +128,10 @@ pub fn octaves_for(max_radius: f64) -> usize {
 /// Gaussian blur truncated at 3σ: a detector needs the shape, not the last 0.3 % of the tail, and a
 /// shorter kernel is the larger part of the detector's time. The calibration uses the same kernels.
 fn blur(src: ArrayView2<'_, f32>, sigma: f32) -> Array2<f32> {
+    // Taps computed at run time whatever the caller, like the level increments in `detect_from`:
+    // for a constant σ the compiler may evaluate the `exp`s itself, possibly not to the C library's
+    // bits.
+    let sigma = std::hint::black_box(sigma);
     let radius = (3.0 * sigma).ceil().max(1.0) as i32;
     let mut taps: Vec<f32> = (-radius..=radius)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
@@ -302,8 +306,14 @@ fn detect_from(
             break;
         }
         let step = f64::from(1u32 << octave);
-        let increment =
-            |i: usize| SIGMA0 * (k.powi(2 * i as i32) - k.powi(2 * (i as i32 - 1))).sqrt();
+        // Evaluated at run time: for a constant level the compiler may fold `powi` itself, in a way
+        // that differs from the run-time routine in the last bit, and every level after it moves.
+        // Results then depended on how the loops below were written: an edit that only split one
+        // loop's iterations moved 10 788 of 19 432 blobs on a 12 MP photo in their 7th digit.
+        let increment = |i: usize| {
+            let (k, i) = std::hint::black_box((k, i));
+            SIGMA0 * (k.powi(2 * i as i32) - k.powi(2 * (i as i32 - 1))).sqrt()
+        };
         // Extrema at DoG level i read blur levels i − 1 … i + 2, so only four levels are alive at a
         // time (not all S + 3): at 12 MP each is 48 MB, and fresh memory is costly to fault in
         // (perf: page zeroing was 30 % of a 12 MP `compare`'s CPU time, growing with the peak).
