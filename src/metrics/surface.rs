@@ -85,17 +85,18 @@ pub fn remove_reference(
         .all(|&(px, py)| weight(px, py));
         *m = if inside { 1.0 } else { 0.0 };
     });
+    // The per-value passes below run in parallel (the reduced plane of a 12 MP photo is 1.3 MP).
     let mut weighted = small.clone();
     Zip::from(&mut weighted)
         .and(&mask)
-        .for_each(|v, &m| *v *= m);
+        .par_for_each(|v, &m| *v *= m);
     let num = gaussian_blur(weighted.view(), reduced_sigma);
     let den = gaussian_blur(mask.view(), reduced_sigma);
     let mut reference = small;
     Zip::from(&mut reference)
         .and(&num)
         .and(&den)
-        .for_each(|r, &n, &d| {
+        .par_for_each(|r, &n, &d| {
             // Far from any skin the plain block mean stands (those pixels are not measured anyway).
             if d > 1e-3 {
                 *r = n / d;
