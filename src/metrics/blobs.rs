@@ -618,12 +618,7 @@ fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
 /// dark wall of a large depression) and both stay; the classes decide. Greedy by response, ties by
 /// position, so the result does not depend on the detection order.
 fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
-    blobs.sort_by(|a, b| {
-        b.response
-            .total_cmp(&a.response)
-            .then(a.y.total_cmp(&b.y))
-            .then(a.x.total_cmp(&b.x))
-    });
+    blobs.sort_by(strongest_first);
     let mut kept: Vec<Blob> = Vec::with_capacity(blobs.len());
     let grid = KeptGrid::covering(&blobs);
     // Kept blobs by grid cell: a dense table over the cells the blobs occupy, not a hash map (the
@@ -660,8 +655,21 @@ fn suppress_duplicates(mut blobs: Vec<Blob>) -> Vec<Blob> {
             kept.push(b);
         }
     }
-    kept.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+    kept.sort_by(by_position);
     kept
+}
+
+/// [`suppress_duplicates`]' greedy order: strongest response first, ties by position.
+fn strongest_first(a: &Blob, b: &Blob) -> std::cmp::Ordering {
+    b.response
+        .total_cmp(&a.response)
+        .then(a.y.total_cmp(&b.y))
+        .then(a.x.total_cmp(&b.x))
+}
+
+/// Raster order of blob centres: the order [`detect`] returns them in.
+fn by_position(a: &Blob, b: &Blob) -> std::cmp::Ordering {
+    a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x))
 }
 
 /// The cells of [`suppress_duplicates`]: squares of `cell` px from the smallest cell a blob falls in
@@ -1049,12 +1057,7 @@ mod tests {
     /// [`suppress_duplicates`] by its definition: every stronger blob kept so far is compared with
     /// the new one, no grid.
     fn suppress_duplicates_naive(mut blobs: Vec<Blob>) -> Vec<Blob> {
-        blobs.sort_by(|a, b| {
-            b.response
-                .total_cmp(&a.response)
-                .then(a.y.total_cmp(&b.y))
-                .then(a.x.total_cmp(&b.x))
-        });
+        blobs.sort_by(strongest_first);
         let mut kept: Vec<Blob> = Vec::new();
         for b in blobs {
             let duplicate = kept.iter().any(|k| {
@@ -1065,7 +1068,7 @@ mod tests {
                 kept.push(b);
             }
         }
-        kept.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
+        kept.sort_by(by_position);
         kept
     }
 
