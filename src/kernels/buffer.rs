@@ -29,9 +29,7 @@ const HUGE_PAGE: usize = 2 << 20;
 
 /// A zeroed `f32` buffer of `len` elements.
 pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
-    let mut v = vec![0f32; len];
-    advise_huge_pages(&mut v);
-    v
+    zeroed(len)
 }
 
 /// [`zeroed_f32`], its pages already faulted in by all workers (see `fault_in`): for kernels whose
@@ -53,8 +51,33 @@ pub(crate) fn filled_f32(len: usize, value: f32) -> Vec<f32> {
 
 /// A zeroed `u32` buffer of `len` elements.
 pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
-    let mut v = vec![0u32; len];
-    advise_huge_pages(&mut v);
+    zeroed(len)
+}
+
+/// A zeroed buffer of `len` elements; a large one is zeroed by all workers, a huge page each.
+///
+/// Why: `vec![0; n]` is a `calloc`, free only for fresh pages from `mmap`. From reused heap memory,
+/// which is what the `skintex` binary's allocator policy hands out, it is one `memset` on one
+/// thread: for the 12 MP `u32` label image that `memset` held two threads to 1.18× the speed of one
+/// (`label/12mp/8-conn+stats+image`, `benches/peers.sh`). With fresh pages the parallel zeroing
+/// faults them in from all workers, as [`fault_in`] does.
+fn zeroed<T: bytemuck::Pod + Send>(len: usize) -> Vec<T> {
+    if len * size_of::<T>() < HUGE_PAGE_THRESHOLD {
+        return vec![T::zeroed(); len];
+    }
+    let mut v: Vec<T> = Vec::with_capacity(len);
+    let spare = &mut v.spare_capacity_mut()[..len];
+    advise_huge_pages(spare);
+    spare
+        .par_chunks_mut(HUGE_PAGE / size_of::<T>().max(1))
+        .for_each(zero_uninit);
+    #[allow(unsafe_code)]
+    // SAFETY: the capacity is at least `len`, and the chunks partition the first `len` elements of
+    // the spare capacity, each of which `zero_uninit` wrote. Had a worker panicked, the panic would
+    // have left this function before this point.
+    unsafe {
+        v.set_len(len);
+    }
     v
 }
 
@@ -244,9 +267,15 @@ fn copy_to_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>], src: &
 }
 
 /// Writes zero into every element of `dst`.
+///
+/// A `memset` (the C library's, which on large blocks writes whole cache lines without reading
+/// them first), not an element loop left to the optimiser: it zeroes [`zeroed`]'s large buffers.
 fn zero_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>]) {
-    for d in dst {
-        d.write(T::zeroed());
+    #[allow(unsafe_code)]
+    // SAFETY: `dst` is a valid, exclusively borrowed range of `dst.len()` elements, and the all-zero
+    // bit pattern is a valid `T` (`Pod` implies `Zeroable`).
+    unsafe {
+        std::ptr::write_bytes(dst.as_mut_ptr(), 0, dst.len());
     }
 }
 
