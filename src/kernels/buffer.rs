@@ -12,12 +12,14 @@
 //! runs (`fault_in`), so the page zeroing is shared out rather than queued behind one thread.
 //!
 //! `banded` and `row_banded` buffers are made band by band and never zeroed first: from reused heap
-//! memory a zeroed plane is a serial 48 MB `memset`.
+//! memory a zeroed plane is a serial 48 MB `memset`. Large ones (16 MB and more) are written with
+//! non-temporal stores, which skip reading each output line before writing it (`streams`).
 //!
 //! One of the two places with `unsafe` code in skintex (the other is `keep_freed_memory` in
 //! `src/main.rs`): one advisory system call on memory the `Vec` owns, a prefetch instruction, the
 //! `set_len` of `banded` and `row_banded` once every element has been written, and the copy of bands
-//! and row segments into the output (`copy_to_uninit`).
+//! and row segments into the output (`copy_to_uninit`, and `stream_to_uninit`'s non-temporal stores
+//! for large outputs).
 
 use rayon::prelude::*;
 
@@ -92,11 +94,8 @@ fn zeroed<T: bytemuck::Pod + Send>(len: usize) -> Vec<T> {
 /// kernel that overwrites every value anyway. Measured on the 12 MP σ = 1 Gaussian (min of 40) with
 /// that policy: one thread 10.1–10.7 → 8.6–9.3 ms, two threads 5.6–5.8 → 4.6–4.8 ms. With fresh
 /// pages it costs 0.3–0.5 ms more (12.0–12.3 against 11.6–12.0 ms on one thread, two threads
-/// unchanged). Streaming the copy with non-temporal stores measured no faster than plain copies on the
-/// AMD EPYC. On a 2-core Intel Xeon VM, against the `memcpy` of `copy_to_uninit`, they made the
-/// kernels faster alone (12 MP σ = 1, one thread, medians 15.6 → 12.6 ms) but a whole 12 MP
-/// `compare` slower (median of 7, 1.084 → 1.100 s): the next step usually reads the plane just
-/// written, and a streamed plane is no longer in cache for it.
+/// unchanged). Outputs of 16 MB and more are copied out with non-temporal stores (see [`streams`]
+/// for why and what it measured).
 pub(crate) fn banded<T, F>(len: usize, band_len: usize, make: F) -> Vec<T>
 where
     T: bytemuck::Pod + Send,
@@ -105,13 +104,18 @@ where
     let mut v: Vec<T> = Vec::with_capacity(len);
     let spare = &mut v.spare_capacity_mut()[..len];
     advise_huge_pages(spare);
+    let stream = streams(spare);
     spare
         .par_chunks_mut(band_len.max(1))
         .enumerate()
         .for_each(|(band, out)| {
             with_scratch(out.len(), |scratch: &mut [T]| {
                 make(band, scratch);
-                copy_to_uninit(out, scratch);
+                if stream {
+                    stream_to_uninit(out, scratch);
+                } else {
+                    copy_to_uninit(out, scratch);
+                }
             });
         });
     #[allow(unsafe_code)]
@@ -144,6 +148,7 @@ where
     let mut v: Vec<T> = Vec::with_capacity(len);
     let spare = &mut v.spare_capacity_mut()[..len];
     advise_huge_pages(spare);
+    let stream = streams(spare);
     if width > 0 {
         spare
             .par_chunks_mut(band_rows.max(1) * width)
@@ -154,6 +159,7 @@ where
                     values,
                     width,
                     filled: vec![0; rows],
+                    stream,
                 };
                 make(band, &mut writer);
                 writer.finish();
@@ -178,6 +184,8 @@ pub(crate) struct BandWriter<'a, T> {
     width: usize,
     /// How many leading values of each row are written.
     filled: Vec<usize>,
+    /// Whether segments are written with non-temporal stores (see [`streams`]).
+    stream: bool,
 }
 
 impl<T: bytemuck::Pod> BandWriter<'_, T> {
@@ -202,10 +210,15 @@ impl<T: bytemuck::Pod> BandWriter<'_, T> {
         }
         let end = (x0 + values.len()).min(self.width);
         let start = row * self.width;
-        copy_to_uninit(
+        let (dst, src) = (
             &mut self.values[start + x0..start + end],
             &values[..end - x0],
         );
+        if self.stream {
+            stream_to_uninit(dst, src);
+        } else {
+            copy_to_uninit(dst, src);
+        }
         self.filled[row] = filled.max(end);
     }
 
@@ -264,6 +277,71 @@ fn copy_to_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>], src: &
     }
     // Callers pass equal lengths; should one not, the rest is still initialised.
     zero_uninit(&mut dst[n..]);
+}
+
+/// Outputs of [`banded`] and [`row_banded`] at least this large are written with non-temporal
+/// stores: 16 MB, a 4 MP `f32` plane, more than most desktop CPUs' last-level cache, so a plane that
+/// size would not stay in cache for the next step anyway.
+const STREAM_BYTES: usize = 16 << 20;
+
+/// Whether a [`banded`] or [`row_banded`] output goes to memory with non-temporal stores
+/// ([`stream_to_uninit`]).
+///
+/// Why: with ordinary stores each output cache line is first read from memory (a read for
+/// ownership), then written back: three transfers of the plane where two do. Measured on a 2-core
+/// Intel Xeon VM (harness medians, two alternating rounds, binary allocator policy), 12 MP:
+/// - one thread: Gaussian σ = 1 16.2–17.9 → 13.3–13.4 ms, σ = 2 24.2–25.9 → 21.6–22.0, σ = 8
+///   17.7–19.9 → 14.5–14.6, black top-hat r = 6 46.4–47.8 → 43.1–43.2, bilinear warp 32.6–32.9 →
+///   29.3–31.9 ms;
+/// - two threads: σ = 1 7.9–8.3 → 6.5 ms, σ = 2 12.7–12.8 → 11.0–11.3, top-hat 24.6–25.5 →
+///   22.5–23.0 ms;
+/// - all metrics of one photo (`benches/metrics.rs`, two threads, three rounds): 325–336 → 307–327 ms.
+///
+/// A streamed plane is no longer in cache for the step that reads it next, which is why an earlier
+/// trial was left out: a whole 12 MP `compare` measured 1.084 → 1.100 s (median of 7). Measured
+/// again with this rule (five alternating runs each, the first cold run dropped): 1.54–1.56 s without
+/// and 1.53–1.61 s with, the same within this VM's noise, and the same reports byte for byte.
+fn streams<T>(output: &[T]) -> bool {
+    cfg!(target_arch = "x86_64") && size_of_val(output) >= STREAM_BYTES
+}
+
+/// [`copy_to_uninit`] with non-temporal stores: the copied values go to memory without the
+/// destination's cache lines being read first, and do not stay in cache. Ends with a store fence, so
+/// the values are visible to other threads by the time the caller's band is reported done.
+fn stream_to_uninit<T: bytemuck::Pod>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        let n = dst.len().min(src.len());
+        let bytes = n * size_of::<T>();
+        let to = dst.as_mut_ptr().cast::<u8>();
+        let from = src.as_ptr().cast::<u8>();
+        // The streaming stores need 16-byte aligned destinations: plain copies before and after.
+        let head = to.align_offset(16).min(bytes);
+        let body_end = head + (bytes - head) / 16 * 16;
+        #[allow(unsafe_code)]
+        // SAFETY: `to` and `from` are valid for `bytes` bytes (`n` elements of `T`, at most either
+        // slice's length; `MaybeUninit<T>` has `T`'s layout); a `&mut` and a `&` slice cannot
+        // overlap; every 16-byte store lands on `to + i` with `i` in `head..body_end`, which is
+        // 16-byte aligned (`head` aligns `to`) and inside the range; `_mm_loadu_si128` has no
+        // alignment requirement; SSE2, which provides these instructions, is part of the x86-64
+        // baseline. Every byte of the `n` elements is written: `0..head`, `head..body_end`,
+        // `body_end..bytes`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(from, to, head);
+            let mut i = head;
+            while i < body_end {
+                let v = _mm_loadu_si128(from.add(i).cast::<__m128i>());
+                _mm_stream_si128(to.add(i).cast::<__m128i>(), v);
+                i += 16;
+            }
+            std::ptr::copy_nonoverlapping(from.add(body_end), to.add(body_end), bytes - body_end);
+            _mm_sfence();
+        }
+        zero_uninit(&mut dst[n..]);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    copy_to_uninit(dst, src);
 }
 
 /// Writes zero into every element of `dst`.
@@ -424,5 +502,43 @@ mod tests {
         }
         assert!(row_banded(0, 5, 2, |_, _: &mut BandWriter<'_, f32>| {}).is_empty());
         assert!(row_banded(5, 0, 2, |_, _: &mut BandWriter<'_, f32>| {}).is_empty());
+    }
+
+    /// Outputs large enough to be written with non-temporal stores hold exactly what was made. Bytes,
+    /// with bands and segments of odd lengths, so the stores start at every alignment and the plain
+    /// copies before and after the aligned middle are exercised too.
+    #[test]
+    fn streamed_outputs_hold_what_was_made() {
+        let byte = |i: usize| (i.wrapping_mul(2_654_435_761) >> 7) as u8;
+        let len = STREAM_BYTES + 5;
+        let band = 4093;
+        assert!(cfg!(not(target_arch = "x86_64")) || streams(&vec![0u8; len]));
+        for threads in [1, 2, 7] {
+            let made: Vec<u8> = with_threads(threads, || {
+                banded(len, band, |b, scratch: &mut [u8]| {
+                    for (k, v) in scratch.iter_mut().enumerate() {
+                        *v = byte(b * band + k);
+                    }
+                })
+            });
+            assert_eq!(made.len(), len);
+            assert!(made.iter().enumerate().all(|(i, &v)| v == byte(i)));
+        }
+        // Rows of 8195 bytes, each written as 7 bytes from column 0, then the rest from column 3.
+        let (height, width) = (STREAM_BYTES / 8195 + 1, 8195);
+        for threads in [1, 2] {
+            let made: Vec<u8> = with_threads(threads, || {
+                row_banded(height, width, 37, |b, out| {
+                    for row in 0..out.rows() {
+                        let at = (b * 37 + row) * width;
+                        let values: Vec<u8> = (0..width).map(|x| byte(at + x)).collect();
+                        out.write(row, 0, &values[..7]);
+                        out.write(row, 3, &values[3..]);
+                    }
+                })
+            });
+            assert_eq!(made.len(), height * width);
+            assert!(made.iter().enumerate().all(|(i, &v)| v == byte(i)));
+        }
     }
 }
