@@ -6,8 +6,9 @@
 //! output row, the vertical kernel combines `2r + 1` source rows into a row buffer (those rows stay in
 //! cache from one output row to the next), the buffer is padded by reflection, and the horizontal
 //! kernel writes the output row (for symmetric vertical kernels up to radius 8, two output rows per
-//! vertical sweep: see `folded_rows`). Source and output are each touched once from memory. Symmetric and
-//! antisymmetric kernels are folded (`k·(a + b)` / `k·(b − a)`), halving the multiplications.
+//! vertical sweep: see `folded_rows`). Source and output are each touched once from memory.
+//! Symmetric and antisymmetric kernels are folded (`k·(a + b)` / `k·(b − a)`), halving the
+//! multiplications.
 
 use ndarray::{Array2, ArrayView2};
 
