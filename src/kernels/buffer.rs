@@ -8,8 +8,9 @@
 //! transparent huge pages (`madvise(MADV_HUGEPAGE)`, as numpy does for its large arrays; the usual THP
 //! mode is "madvise") before the first touch backs the buffer with 2 MiB pages: about 24 faults.
 //!
-//! `prefaulted_f32` buffers are also faulted in from all workers before the kernel that fills them
-//! runs (`fault_in`), so the page zeroing is shared out rather than queued behind one thread.
+//! Large `zeroed` buffers are zeroed by all workers, which also faults their pages in before the
+//! kernel that fills them runs, so the page zeroing is shared out rather than queued behind one
+//! thread.
 //!
 //! `banded` and `row_banded` buffers are made band by band and never zeroed first: from reused heap
 //! memory a zeroed plane is a serial 48 MB `memset`. Large ones (16 MB and more) are written with
@@ -29,31 +30,13 @@ const HUGE_PAGE_THRESHOLD: usize = 4 << 20;
 /// The size of a transparent huge page on x86-64 and most Linux configurations.
 const HUGE_PAGE: usize = 2 << 20;
 
-/// A zeroed `f32` buffer of `len` elements.
-pub(crate) fn zeroed_f32(len: usize) -> Vec<f32> {
-    zeroed(len)
-}
-
-/// [`zeroed_f32`], its pages already faulted in by all workers (see `fault_in`): for kernels whose
-/// first pass touches every page of the output early, as the recursive Gaussian's vertical pass does.
-pub(crate) fn prefaulted_f32(len: usize) -> Vec<f32> {
-    let mut v = zeroed_f32(len);
-    fault_in(&mut v);
-    v
-}
-
 /// A buffer of `len` copies of `value`.
 pub(crate) fn filled_f32(len: usize, value: f32) -> Vec<f32> {
-    let mut v = zeroed_f32(len);
+    let mut v = zeroed(len);
     if value != 0.0 || value.is_sign_negative() {
         v.fill(value);
     }
     v
-}
-
-/// A zeroed `u32` buffer of `len` elements.
-pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
-    zeroed(len)
 }
 
 /// A zeroed buffer of `len` elements; a large one is zeroed by all workers, a huge page each.
@@ -61,9 +44,20 @@ pub(crate) fn zeroed_u32(len: usize) -> Vec<u32> {
 /// Why: `vec![0; n]` is a `calloc`, free only for fresh pages from `mmap`. From reused heap memory,
 /// which is what the `skintex` binary's allocator policy hands out, it is one `memset` on one
 /// thread: for the 12 MP `u32` label image that `memset` held two threads to 1.18× the speed of one
-/// (`label/12mp/8-conn+stats+image`, `benches/peers.sh`). With fresh pages the parallel zeroing
-/// faults them in from all workers, as [`fault_in`] does.
-fn zeroed<T: bytemuck::Pod + Send>(len: usize) -> Vec<T> {
+/// (`label/12mp/8-conn+stats+image`, `benches/peers.sh`).
+///
+/// With fresh pages the parallel zeroing also faults them in from all workers before the kernel that
+/// fills the buffer runs, so the kernel's page zeroing (about 2.5 ms for a 12 MP `f32` plane here) is
+/// shared out rather than queued behind one thread. That matters for kernels whose first pass
+/// touches every page early: the recursive Gaussian's vertical pass touches every page of the plane
+/// in its first 64-column chunk, so there one worker zeroed the whole plane while the other waited
+/// behind it on the same pages, and the zeroing, in the middle of the computation, evicted its
+/// working set. Faulting the pages in first measured, on the 12 MP σ = 8 recursive blur (min of 30):
+/// one thread 17.1 → 16.5 ms, two threads 10.0 → 9.6 ms. Kernels that write their output in one
+/// streaming pass are better served by [`banded`], which neither zeroes nor faults in first: the
+/// sampled σ = 1 Gaussian was 2 ms slower at 12 MP on one thread with its output faulted in first,
+/// because its writes then missed the cache the zeroing had warmed.
+pub(crate) fn zeroed<T: bytemuck::Pod + Send>(len: usize) -> Vec<T> {
     if len * size_of::<T>() < HUGE_PAGE_THRESHOLD {
         return vec![T::zeroed(); len];
     }
@@ -379,33 +373,6 @@ pub(crate) fn prefetch(values: &[f32]) {
     let _ = values;
 }
 
-/// Faults a large fresh buffer's pages in from all rayon workers at once, before the kernel that
-/// fills it starts: one write per huge page. Only for kernels that touch the whole output early: a
-/// streaming kernel (the sampled Gaussian, σ = 1) was 2 ms slower at 12 MP on one thread with it,
-/// because its writes then miss the cache the zeroing had just warmed.
-///
-/// Why: the kernel zeroes each page on its first write (about 2.5 ms for a 12 MP `f32` plane here),
-/// and left to the first writes of the filling pass, the faults fall wherever that pass first
-/// touches. The vertical Gaussian pass touches every page of the plane in its first 64-column chunk,
-/// so there one worker zeroed the whole plane while the other waited behind it on the same pages; and
-/// the zeroing, in the middle of the computation, evicted its working set. Measured on the 12 MP σ = 8
-/// blur (min of 30): one thread 17.1 → 16.5 ms, two threads 10.0 → 9.6 ms.
-fn fault_in<T: Copy + Default + Send>(v: &mut [T]) {
-    if size_of_val(v) < HUGE_PAGE_THRESHOLD {
-        return;
-    }
-    let per_page = HUGE_PAGE / size_of::<T>().max(1);
-    v.par_chunks_mut(per_page).for_each(|page| {
-        // Both ends: a chunk need not start on a page boundary, so it may span two pages.
-        if let Some(first) = page.first_mut() {
-            *first = T::default();
-        }
-        if let Some(last) = page.last_mut() {
-            *last = T::default();
-        }
-    });
-}
-
 /// Advises the kernel to back `v`'s memory with huge pages. Must run before the memory is first
 /// written (a zeroed `vec!` of this size comes from untouched `mmap` pages). Best effort: the result
 /// is ignored, and elsewhere than Linux nothing happens.
@@ -440,10 +407,10 @@ mod tests {
     #[test]
     fn buffers_have_the_asked_contents() {
         for len in [0, 10, (8 << 20) / 4] {
-            assert!(zeroed_f32(len).iter().all(|&v| v == 0.0));
+            assert!(zeroed::<f32>(len).iter().all(|&v| v == 0.0));
             assert!(filled_f32(len, -2.5).iter().all(|&v| v == -2.5));
-            assert!(zeroed_u32(len).iter().all(|&v| v == 0));
-            assert_eq!(zeroed_f32(len).len(), len);
+            assert!(zeroed::<u32>(len).iter().all(|&v| v == 0));
+            assert_eq!(zeroed::<f32>(len).len(), len);
         }
     }
 

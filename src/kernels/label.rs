@@ -106,7 +106,7 @@ impl Labelling {
     #[must_use]
     pub fn image(&self) -> Array2<u32> {
         let (h, w) = self.dim;
-        let mut labels = Array2::from_shape_vec((h, w), super::buffer::zeroed_u32(h * w))
+        let mut labels = Array2::from_shape_vec((h, w), super::buffer::zeroed(h * w))
             .unwrap_or_else(|_| Array2::zeros((h, w)));
         labels
             .outer_iter_mut()

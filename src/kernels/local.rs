@@ -46,7 +46,7 @@ fn local_moments(
     finish: impl Fn(f64, f64, f64) -> f32 + Sync,
 ) -> Array2<f32> {
     let (h, w) = src.dim();
-    let mut out = super::buffer::zeroed_f32(h * w);
+    let mut out = super::buffer::zeroed::<f32>(h * w);
     if h == 0 || w == 0 {
         return plane(h, w, out);
     }

@@ -99,9 +99,10 @@ pub(crate) fn plane_by_rows(
     plane(height, width, data)
 }
 
-/// A zeroed plane backed by huge pages where possible, its pages already faulted in ([`buffer`]).
+/// A zeroed plane backed by huge pages where possible, its pages already faulted in by all workers
+/// ([`buffer::zeroed`]).
 pub(crate) fn prefaulted_plane(height: usize, width: usize) -> Array2<f32> {
-    plane(height, width, buffer::prefaulted_f32(height * width))
+    plane(height, width, buffer::zeroed(height * width))
 }
 
 #[cfg(test)]

@@ -286,7 +286,7 @@ struct DiskShape {
     /// from, ascending, starting with 0 (the row itself).
     widths: Vec<usize>,
     /// For `widths[i]`, i ≥ 1: the index of the width it is built from and the offset `k`; `k = 0`
-    /// marks width 1, built from three samples.
+    /// marks width 1, built from three samples. Empty where the widths are built by widening.
     recipe: Vec<(usize, usize)>,
     /// For each `dy` in `0..2r + 1` (offset `dy − r`), the index in `widths` of that disk row's width.
     row_width: Vec<usize>,
@@ -298,11 +298,8 @@ impl DiskShape {
         let mut widths: Vec<usize> = half.clone();
         // Close the set under u ↦ ⌈u/2⌉ so every width's source is built before it (only the
         // doubling needs them; widening builds each width from the row itself).
-        let mut i = if radius <= MAX_WIDENING_RADIUS {
-            widths.len()
-        } else {
-            0
-        };
+        let doubling = radius > MAX_WIDENING_RADIUS;
+        let mut i = if doubling { 0 } else { widths.len() };
         while i < widths.len() {
             let u = widths[i].div_ceil(2);
             if widths[i] > 1 && !widths.contains(&u) {
@@ -314,16 +311,21 @@ impl DiskShape {
         widths.sort_unstable();
         widths.dedup();
         let index = |w: usize| widths.partition_point(|&v| v < w);
-        let recipe = widths
-            .iter()
-            .map(|&w| match w {
-                0 | 1 => (0, 0),
-                _ => {
-                    let u = w.div_ceil(2);
-                    (index(u), w - u)
-                }
-            })
-            .collect();
+        // Widening needs no recipe (and its widths lack the halves a recipe would name).
+        let recipe = if doubling {
+            widths
+                .iter()
+                .map(|&w| match w {
+                    0 | 1 => (0, 0),
+                    _ => {
+                        let u = w.div_ceil(2);
+                        (index(u), w - u)
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let row_width = half.iter().map(|&w| index(w)).collect();
         Self {
             radius,

@@ -310,7 +310,7 @@ pub fn pyramid_down(src: ArrayView2<'_, f32>) -> Array2<f32> {
     const K: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
     let (h, w) = src.dim();
     let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let mut out = super::buffer::zeroed_f32(oh * ow);
+    let mut out = super::buffer::zeroed::<f32>(oh * ow);
     if h == 0 || w == 0 {
         return plane(oh, ow, out);
     }
@@ -355,7 +355,7 @@ pub fn downsample_area(src: ArrayView2<'_, f32>, factor: usize) -> Array2<f32> {
     let factor = factor.max(1);
     let (h, w) = src.dim();
     let (oh, ow) = (h.div_ceil(factor), w.div_ceil(factor));
-    let mut out = super::buffer::zeroed_f32(oh * ow);
+    let mut out = super::buffer::zeroed::<f32>(oh * ow);
     if oh == 0 || ow == 0 {
         return plane(oh, ow, out);
     }
