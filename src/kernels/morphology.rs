@@ -2,23 +2,37 @@
 //!
 //! Exists because the crates we can use are far too slow at 12 MP (imageproc's top-hat measured about
 //! 20× slower than OpenCV's in the project's crate survey). The disk `{(dx, dy) : dx² + dy² ≤ r²}`
-//! (scikit-image's `disk(r)`) is the union of its rows, so a dilation is the maximum over `dy` of a
-//! horizontal running maximum of half-width `w(dy) = ⌊√(r² − dy²)⌋` taken on row `y + dy`.
+//! (scikit-image's `disk(r)`) is the union of its rows, the one at offset `d` of half-width
+//! `w(d) = ⌊√(r² − d²)⌋`, and, being symmetric, the union of its columns of half-height `w(d)`.
 //!
-//! - **Horizontal**: up to r = 16 the running maxima `M_w` of the disk's half-widths are built by
-//!   widening one sample a side at a time, in register blocks (`widen_extrema`); beyond, by doubling
-//!   (`M_w(x) = max(M_u(x − k), M_u(x + k))` with `u = ⌈w/2⌉`, `k = w − u ≤ u`, so the two windows
-//!   overlap): one comparison per built width (two for `M_1`), where widening takes `2r`, but each
-//!   built width, intermediate ones too, is one more array in the ring.
-//! - **Vertical**: `2r + 1` comparisons down the rows, register-blocked so they vectorise.
+//! - **Column first** (r ≤ 16, [`column_chords`]): the ring holds input rows only. For each output
+//!   row, a chunk of columns at a time, the extremum down each column over `±w` rows is built for
+//!   every half-height `w` the disk has, by widening one row a side at a time (`2r` comparisons), into
+//!   arrays that stay in L1; the output is the extremum over `dx` of the chord `w(dx)` at column
+//!   `x + dx` (`2r` more). Output rows are made four at a time, so a chunk of ring rows comes from L2
+//!   once for the four.
+//! - **Row extrema by doubling** (r > 16): each input row's running maxima `M_w` of every half-width
+//!   are built by doubling (`M_w(x) = max(M_u(x − k), M_u(x + k))` with `u = ⌈w/2⌉`, `k = w − u ≤ u`,
+//!   so the two windows overlap; one comparison per built width) and kept in the ring, and the output
+//!   is the extremum over `d` of `M_w(d)` on row `y + d`: `2r + 1` comparisons down the rows,
+//!   register-blocked so they vectorise. Fewer comparisons than column first for large r, but each
+//!   output row reads `2r + 1` ring arrays from L2.
 //! - **Streaming**: each worker walks a band of rows (tile by tile where its rings would spill out of a
-//!   large L2, or the image is very wide: see `tile_width`) and keeps only the last `2r + 1` rows of
-//!   running maxima in a ring. Opening, closing and the top-hats chain two such filters row by row:
-//!   the first filter's output rows go straight into the second's ring, so the intermediate plane is
-//!   never materialised. Measured at 12 MP on a 2-core AMD EPYC (Zen 4; black top-hat, r = 6, one
-//!   thread): the version with a whole intermediate plane spent a third of its time in the kernel
-//!   zeroing that fresh 48 MB buffer (`clear_page_erms`) and an eighth copying rows; 47.7 → 25 ms
-//!   with all of the above.
+//!   large L2, or the image is very wide: see `tile_width`) and keeps only the last `2r + 4` rows in a
+//!   ring. Opening, closing and the top-hats chain two such filters: the first filter's output rows go
+//!   straight into the second's ring, so the intermediate plane is never materialised. Measured at
+//!   12 MP on a 2-core AMD EPYC (Zen 4; black top-hat, r = 6, one thread): the version with a whole
+//!   intermediate plane spent a third of its time in the kernel zeroing that fresh 48 MB buffer
+//!   (`clear_page_erms`) and an eighth copying rows; 47.7 → 25 ms with streaming.
+//!
+//! Column first against the row extrema built by widening it replaced (12 MP on a 2-core Intel Xeon
+//! VM, harness medians, two alternating rounds; this VM swings ±10 % between runs): black top-hat
+//! r = 6 49.1–51.0 → 38.6–49.1 ms on one thread, 26.4–26.8 → 21.3–23.0 ms on two; r = 15 119.6–121.2
+//! → 107.0–110.5 ms on one thread, 66.5–71.3 → 56.2–58.4 ms on two; dilation r = 6 26.2–29.9 →
+//! 23.1–25.1 ms on one thread. Tried and not kept: building two output rows' chords together, which
+//! shares the rows between their windows (19 comparisons and 14 row reads for two rows at r = 6
+//! instead of 24 and 26), measured no faster (the chords' share of the profile stayed at 43 %);
+//! groups of 2 or 8 rows and chunks of 512 columns measured the same, chunks of 128 slower (52–64 ms).
 //!
 //! Borders reflect. The second filter reads the first one's output beyond the band and beyond the
 //! image: for a symmetric structuring element and half-sample reflection the filter of the reflected
@@ -204,8 +218,7 @@ fn disk_filter(
     let shape = DiskShape::new(radius);
     // Source rows and columns read beyond the output on each side: r per chained filter.
     let halo = kinds.len() * radius;
-    let ring_floats_per_column = shape.ring_rows() * shape.widths.len();
-    let tile = tile_width(ring_floats_per_column, kinds.len()).min(w);
+    let tile = tile_width(shape.ring_floats_per_column(), kinds.len()).min(w);
     // Bands of rows, several per worker so uneven bands balance. Results do not depend on the band
     // height (only comparisons), so it may follow the thread count; at least 8r rows, so that the
     // halo (up to 4r rows more) stays under half of a band's own work.
@@ -224,34 +237,54 @@ fn disk_filter(
             .enumerate()
             .map(|(i, &kind)| Stage::new(kind, &shape, out_width(i, tile)))
             .collect();
-        // The last filter's output row segment, copied into the output once complete.
-        let mut out_row = vec![0f32; tile];
+        // The last filter's output rows, copied into the output once complete.
+        let mut out_rows = vec![0f32; GROUP * tile];
+        let out_starts: Vec<usize> = (0..GROUP).map(|j| j * tile).collect();
+        let mut references = [0usize; GROUP];
         for x0 in (0..w).step_by(tile) {
             let tw = tile.min(w - x0);
             for (i, stage) in stages.iter_mut().enumerate() {
                 stage.reset(out_width(i, tw));
             }
-            let mut emitted = 0usize;
-            for i in 0..rows + 2 * halo {
-                let y = reflect(y0 as isize + i as isize - halo as isize, h);
-                let row = &data[y * w..(y + 1) * w];
-                fill_reflected(stages[0].next_input(), row, x0 as isize - halo as isize);
-                stages[0].push();
+            let (inputs, mut fed, mut emitted) = (rows + 2 * halo, 0usize, 0usize);
+            while fed < inputs {
+                // Up to GROUP input rows, then each filter passes on every row it can make: at most
+                // GROUP, so no ring ever holds more than its `2r + GROUP` rows.
+                for _ in 0..GROUP.min(inputs - fed) {
+                    let y = reflect(y0 as isize + fed as isize - halo as isize, h);
+                    let row = &data[y * w..(y + 1) * w];
+                    fill_reflected(stages[0].next_input(), row, x0 as isize - halo as isize);
+                    stages[0].push();
+                    fed += 1;
+                }
                 for s in 0..stages.len() {
-                    if !stages[s].ready() {
+                    let made = stages[s].available();
+                    if made == 0 {
                         break;
                     }
                     if s + 1 < stages.len() {
-                        // The output row goes straight into the next filter's ring.
+                        // The output rows go straight into the next filter's ring.
                         let (this, next) = stages.split_at_mut(s + 1);
-                        this[s].emit(next[0].next_input(), None);
-                        next[0].push();
+                        this[s].emit_into(made, &mut next[0]);
                     } else {
-                        let at = (y0 + emitted) * w + x0;
-                        let residue = residue_sign.map(|sign| (&data[at..at + tw], sign));
-                        stages[s].emit(&mut out_row[..tw], residue);
-                        out.write(emitted, x0, &out_row[..tw]);
-                        emitted += 1;
+                        for (j, at) in references[..made].iter_mut().enumerate() {
+                            *at = (y0 + emitted + j) * w + x0;
+                        }
+                        let residue = residue_sign.map(|sign| Residues {
+                            data: &data,
+                            starts: &references[..made],
+                            sign,
+                        });
+                        let dst = Outputs {
+                            values: &mut out_rows,
+                            starts: &out_starts[..made],
+                            residue,
+                        };
+                        stages[s].emit(dst);
+                        for j in 0..made {
+                            out.write(emitted + j, x0, &out_rows[j * tile..j * tile + tw]);
+                        }
+                        emitted += made;
                     }
                 }
             }
@@ -259,6 +292,11 @@ fn disk_filter(
     });
     plane(h, w, out)
 }
+
+/// Output rows each filter makes at a time (at most; fewer at the start and the end of a tile). In
+/// the column-first layout the rows of a group share all but `GROUP − 1` of their `2r + GROUP` ring
+/// rows, so a chunk of them is read from L2 once and then from L1 for every row of the group.
+const GROUP: usize = 4;
 
 /// `dst[j] = row[reflect(lo + j)]`: the columns inside the row copied as a block, only those beyond
 /// its ends reflected one by one.
@@ -275,20 +313,45 @@ fn fill_reflected(dst: &mut [f32], row: &[f32], lo: isize) {
     }
 }
 
-/// A top-hat's last step, fused into the last filter's output: `(reference row, sign)` turns each
-/// filtered value v into `sign · (v − reference)` before it is stored.
+/// A top-hat's last step for one output row, fused into the last filter's output: `(reference row,
+/// sign)` turns each filtered value v into `sign · (v − reference)` before it is stored.
 type Residue<'r> = Option<(&'r [f32], f32)>;
 
-/// The disk's rows as running-extremum widths, and how each width is built.
+/// The top-hat's reference rows for a group of output rows: row `j` starts at `starts[j]` in `data`.
+#[derive(Clone, Copy)]
+struct Residues<'r> {
+    data: &'r [f32],
+    starts: &'r [usize],
+    sign: f32,
+}
+
+impl<'r> Residues<'r> {
+    /// Columns `x0 .. x0 + len` of row `j`'s reference.
+    fn row(self, j: usize, x0: usize, len: usize) -> (&'r [f32], f32) {
+        let at = self.starts[j] + x0;
+        (&self.data[at..at + len], self.sign)
+    }
+}
+
+/// Where a group of output rows goes: row `j` at `starts[j]` in `values` (one output row of the
+/// filter: its `out_width` values), with the top-hat's residue where there is one.
+struct Outputs<'o> {
+    values: &'o mut [f32],
+    starts: &'o [usize],
+    residue: Option<Residues<'o>>,
+}
+
+/// The disk as chord half-widths, and how each is built.
 struct DiskShape {
     radius: usize,
-    /// Half-widths built for each row: the disk's distinct ones and those the doubling builds them
-    /// from, ascending, starting with 0 (the row itself).
+    /// The half-widths built: the disk's distinct ones and, where the row extrema are built by
+    /// doubling, those the doubling builds them from, ascending, starting with 0 (the row itself).
     widths: Vec<usize>,
     /// For `widths[i]`, i ≥ 1: the index of the width it is built from and the offset `k`; `k = 0`
-    /// marks width 1, built from three samples. Empty where the widths are built by widening.
+    /// marks width 1, built from three samples. Empty in the column-first layout.
     recipe: Vec<(usize, usize)>,
-    /// For each `dy` in `0..2r + 1` (offset `dy − r`), the index in `widths` of that disk row's width.
+    /// For each offset `d` in `0..2r + 1` (`d − r` from the centre), the index in `widths` of the
+    /// chord's half-width there. The disk is symmetric, so this serves rows and columns alike.
     row_width: Vec<usize>,
 }
 
@@ -297,8 +360,8 @@ impl DiskShape {
         let half = disk_half_widths(radius);
         let mut widths: Vec<usize> = half.clone();
         // Close the set under u ↦ ⌈u/2⌉ so every width's source is built before it (only the
-        // doubling needs them; widening builds each width from the row itself).
-        let doubling = radius > MAX_WIDENING_RADIUS;
+        // doubling needs them).
+        let doubling = radius > MAX_COLUMN_FIRST_RADIUS;
         let mut i = if doubling { 0 } else { widths.len() };
         while i < widths.len() {
             let u = widths[i].div_ceil(2);
@@ -311,7 +374,7 @@ impl DiskShape {
         widths.sort_unstable();
         widths.dedup();
         let index = |w: usize| widths.partition_point(|&v| v < w);
-        // Widening needs no recipe (and its widths lack the halves a recipe would name).
+        // The column-first layout needs no recipe (and its widths lack the halves a recipe would name).
         let recipe = if doubling {
             widths
                 .iter()
@@ -335,47 +398,75 @@ impl DiskShape {
         }
     }
 
+    /// Rows a filter's ring holds: the `2r + 1` of one output row and `GROUP − 1` more.
     fn ring_rows(&self) -> usize {
-        2 * self.radius + 1
+        2 * self.radius + GROUP
     }
 
-    /// Whether the running extrema are built by widening (see [`widen_extrema`]) rather than by
-    /// doubling.
-    fn widens(&self) -> bool {
-        self.radius <= MAX_WIDENING_RADIUS
+    /// Whether the filter takes column chords first (see [`column_chords`]) rather than building
+    /// each row's running extrema by doubling.
+    fn column_first(&self) -> bool {
+        self.radius <= MAX_COLUMN_FIRST_RADIUS
+    }
+
+    /// Arrays in one ring entry: the row alone, or the row and its running extrema.
+    fn arrays_per_row(&self) -> usize {
+        if self.column_first() {
+            1
+        } else {
+            self.widths.len()
+        }
+    }
+
+    /// Floats a ring keeps per column of its tile.
+    fn ring_floats_per_column(&self) -> usize {
+        self.ring_rows() * self.arrays_per_row()
     }
 }
 
-/// Largest radius whose running extrema are built by widening one sample a side at a time
-/// ([`widen_extrema`]): 2r comparisons per sample, against about one per built width by doubling,
-/// but no intermediate widths in the ring and every read from the one input row. Measured faster
-/// at r = 6 and r = 15; larger radii keep the doubling, whose comparisons grow more slowly.
-const MAX_WIDENING_RADIUS: usize = 16;
+/// Largest radius filtered column first ([`column_chords`]): about 4r comparisons per sample,
+/// against about 2r + log r where the rows' running extrema are built by doubling, but the ring
+/// holds only input rows and the combination reads L1. Measured faster at r = 6 and r = 15; larger
+/// radii keep the doubling, whose comparisons grow more slowly.
+const MAX_COLUMN_FIRST_RADIUS: usize = 16;
 
-/// One disk filter run row by row over a tile: each input row (`out_width + 2r` wide) is written
-/// into the ring, its running extrema built next to it, and once the ring holds `2r + 1` rows each
-/// `emit` writes the output row centred in it.
+/// One disk filter run over a tile: each input row (`out_width + 2r` wide) is written into the ring
+/// (in the row-extrema layout its running extrema are built next to it), and once the ring holds
+/// `2r + 1` rows more than the filter has emitted, `emit` writes the output rows centred in them.
 struct Stage<'a> {
     kind: Kind,
     shape: &'a DiskShape,
     out_width: usize,
-    /// `ring_rows` entries, each one array per width (`array_stride` apart); array 0 is the row itself.
+    /// `ring_rows` entries of `arrays_per_row` arrays each (`array_stride` apart); array 0 is the row.
     ring: Vec<f32>,
     received: usize,
-    /// Offsets into `ring` of the rows the combination reads, one per disk row, reused between rows.
+    emitted: usize,
+    /// Offsets into `ring` of the rows an emission reads (reused between emissions).
+    row_starts: Vec<usize>,
+    /// Offsets the combination reads, one per disk row or column (reused).
     starts: Vec<usize>,
+    /// Column-first layout: one chunk's column chords, one array per width (reused).
+    chords: Vec<f32>,
 }
 
 impl<'a> Stage<'a> {
     fn new(kind: Kind, shape: &'a DiskShape, max_out_width: usize) -> Self {
         let input = max_out_width + 2 * shape.radius;
+        let chords = if shape.column_first() {
+            shape.widths.len() * chord_stride(shape.radius)
+        } else {
+            0
+        };
         Self {
             kind,
             shape,
             out_width: max_out_width,
-            ring: vec![0f32; shape.ring_rows() * shape.widths.len() * array_stride(input)],
+            ring: vec![0f32; shape.ring_floats_per_column() * array_stride(input)],
             received: 0,
-            starts: vec![0; shape.ring_rows()],
+            emitted: 0,
+            row_starts: Vec::with_capacity(shape.ring_rows()),
+            starts: vec![0; 2 * shape.radius + 1],
+            chords: vec![0f32; chords],
         }
     }
 
@@ -387,50 +478,92 @@ impl<'a> Stage<'a> {
     fn reset(&mut self, out_width: usize) {
         self.out_width = out_width;
         self.received = 0;
+        self.emitted = 0;
     }
 
-    fn ready(&self) -> bool {
-        self.received >= self.shape.ring_rows()
+    /// Output rows the rows received so far complete: those whose `2r + 1` rows are all in.
+    fn available(&self) -> usize {
+        (self.received - self.emitted).saturating_sub(2 * self.shape.radius)
     }
 
-    fn entry_start(&self, entry: usize) -> usize {
-        entry * self.shape.widths.len() * array_stride(self.input_width())
+    fn entry_start(&self, row: usize) -> usize {
+        let slot = row % self.shape.ring_rows();
+        slot * self.shape.arrays_per_row() * array_stride(self.input_width())
     }
 
-    /// Where the next input row goes: the width-0 array of the ring entry it will occupy.
+    /// Where the next input row goes: the first array of the ring entry it will occupy.
     fn next_input(&mut self) -> &mut [f32] {
         let len = self.input_width();
-        let at = self.entry_start(self.received % self.shape.ring_rows());
+        let at = self.entry_start(self.received);
         &mut self.ring[at..at + len]
     }
 
-    /// Takes the row written into [`Self::next_input`]: builds its running extrema.
+    /// Takes the row written into [`Self::next_input`] (in the row-extrema layout: builds its running
+    /// extrema).
     fn push(&mut self) {
-        let len = self.input_width();
-        let stride = array_stride(len);
-        let at = self.entry_start(self.received % self.shape.ring_rows());
-        let entry = &mut self.ring[at..at + self.shape.widths.len() * stride];
-        match self.kind {
-            Kind::Dilate => running_extrema::<Max>(entry, (len, stride), self.shape),
-            Kind::Erode => running_extrema::<Min>(entry, (len, stride), self.shape),
+        if !self.shape.column_first() {
+            let len = self.input_width();
+            let stride = array_stride(len);
+            let at = self.entry_start(self.received);
+            let entry = &mut self.ring[at..at + self.shape.widths.len() * stride];
+            match self.kind {
+                Kind::Dilate => running_extrema::<Max>(entry, (len, stride), self.shape),
+                Kind::Erode => running_extrema::<Min>(entry, (len, stride), self.shape),
+            }
         }
         self.received += 1;
     }
 
-    /// The output row whose disk covers the last `2r + 1` rows pushed.
-    fn emit(&mut self, dst: &mut [f32], residue: Residue<'_>) {
-        let (stride, k) = (array_stride(self.input_width()), self.shape.ring_rows());
-        let oldest = self.received - k;
-        for (dy, start) in self.starts.iter_mut().enumerate() {
-            let slot = (oldest + dy) % k;
-            *start = (slot * self.shape.widths.len() + self.shape.row_width[dy]) * stride
-                + self.shape.radius;
+    /// Emits `made` (at most [`Self::available`]) output rows straight into `next`'s ring.
+    fn emit_into(&mut self, made: usize, next: &mut Stage<'_>) {
+        let mut starts = [0usize; GROUP];
+        for (j, start) in starts[..made].iter_mut().enumerate() {
+            *start = next.entry_start(next.received + j);
         }
-        match self.kind {
-            Kind::Dilate => combine_rows::<Max>(dst, &self.ring, &self.starts, residue),
-            Kind::Erode => combine_rows::<Min>(dst, &self.ring, &self.starts, residue),
+        self.emit(Outputs {
+            values: &mut next.ring,
+            starts: &starts[..made],
+            residue: None,
+        });
+        for _ in 0..made {
+            next.push();
         }
     }
+
+    /// The next `dst.starts.len()` output rows (at most [`Self::available`]): output row `i` of the
+    /// tile is the extremum over the disk centred on the ring's row `i + r`.
+    fn emit(&mut self, dst: Outputs<'_>) {
+        let made = dst.starts.len();
+        let rows = 2 * self.shape.radius + made;
+        self.row_starts.clear();
+        for i in self.emitted..self.emitted + rows {
+            self.row_starts.push(self.entry_start(i));
+        }
+        let source = Source {
+            ring: &self.ring,
+            row_starts: &self.row_starts,
+            shape: self.shape,
+            out_width: self.out_width,
+        };
+        let scratch = (&mut self.chords[..], &mut self.starts[..]);
+        match (self.kind, self.shape.column_first()) {
+            (Kind::Dilate, true) => column_chords::<Max>(source, scratch, dst),
+            (Kind::Erode, true) => column_chords::<Min>(source, scratch, dst),
+            (Kind::Dilate, false) => combine_row_extrema::<Max>(source, scratch.1, dst),
+            (Kind::Erode, false) => combine_row_extrema::<Min>(source, scratch.1, dst),
+        }
+        self.emitted += made;
+    }
+}
+
+/// What an emission reads: the ring, where its rows start (`2r + made` of them, oldest first), the
+/// disk, and the output width.
+#[derive(Clone, Copy)]
+struct Source<'s> {
+    ring: &'s [f32],
+    row_starts: &'s [usize],
+    shape: &'s DiskShape,
+    out_width: usize,
 }
 
 /// Floats between the starts of two arrays of `len` samples: whole cache lines, plus one so that
@@ -439,10 +572,142 @@ fn array_stride(len: usize) -> usize {
     len.next_multiple_of(16) + 16
 }
 
+/// Output columns per chunk in [`column_chords`]: the chunk's `2r + GROUP` ring rows (17 KB at r = 6)
+/// and its chords (5 KB) stay in L1 while the group's rows are made.
+const CHUNK: usize = 256;
+
+/// Floats between a chunk's chord arrays.
+fn chord_stride(radius: usize) -> usize {
+    array_stride(CHUNK + 2 * radius)
+}
+
+/// The row-extrema layout's combination: output row `j` is the extremum over `d` of the running
+/// extremum of width `w(d)` on ring row `j + d`.
+fn combine_row_extrema<E: Extremum>(source: Source<'_>, starts: &mut [usize], dst: Outputs<'_>) {
+    let shape = source.shape;
+    let stride = array_stride(source.out_width + 2 * shape.radius);
+    for (j, &at) in dst.starts.iter().enumerate() {
+        for (d, start) in starts.iter_mut().enumerate() {
+            *start = source.row_starts[j + d] + shape.row_width[d] * stride + shape.radius;
+        }
+        let residue = dst.residue.map(|r| r.row(j, 0, source.out_width));
+        combine_rows::<E>(
+            &mut dst.values[at..at + source.out_width],
+            source.ring,
+            starts,
+            residue,
+        );
+    }
+}
+
+/// The column-first layout: the disk is also the union of its columns (it is symmetric), the one at
+/// offset `dx` spanning `±w(dx)` rows. So for each output row, chunk by chunk, the extremum down each
+/// column over every half-height the disk has (its column chords, [`column_extrema`]) is built into
+/// L1, and the output is the extremum over `dx` of chord `w(dx)` at column `x + dx`: `2r + 1` reads
+/// from L1 ([`combine_blocks`]).
+///
+/// Why: in the row-extrema layout the combination read `2r + 1` ring rows from L2 for every output
+/// row, and each input row's extrema were stored to L2. Here the ring holds only input rows, and the
+/// group's `GROUP` output rows are made chunk by chunk, so a chunk of ring rows comes from L2 once per
+/// group. The figures are in the module header.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
+fn column_chords<E: Extremum>(
+    source: Source<'_>,
+    (chords, starts): (&mut [f32], &mut [usize]),
+    dst: Outputs<'_>,
+) {
+    let shape = source.shape;
+    let r = shape.radius;
+    let stride = chord_stride(r);
+    for (d, start) in starts.iter_mut().enumerate() {
+        *start = shape.row_width[d] * stride + d;
+    }
+    for x0 in (0..source.out_width).step_by(CHUNK) {
+        let cw = CHUNK.min(source.out_width - x0);
+        for (j, &at) in dst.starts.iter().enumerate() {
+            let rows = &source.row_starts[j..j + 2 * r + 1];
+            column_extrema::<E>(source.ring, rows, (x0, cw + 2 * r), shape, chords);
+            let residue = dst.residue.map(|res| res.row(j, x0, cw));
+            combine_blocks::<E, BLOCK>(
+                &mut dst.values[at + x0..at + x0 + cw],
+                chords,
+                starts,
+                residue,
+            );
+        }
+    }
+}
+
+/// For input columns `x0 .. x0 + span`, the extremum down each column over `±w` rows around the
+/// centre of `rows` (its `2r + 1` ring rows), for every `w` in `shape.widths`, into `chords` (array
+/// `i` for `widths[i]`, [`chord_stride`] apart). Built by widening one row a side at a time, in
+/// register blocks; a span that is not a multiple of the block ends with one block that overlaps the
+/// previous one (the same values recomputed).
+#[inline(always)]
+fn column_extrema<E: Extremum>(
+    ring: &[f32],
+    rows: &[usize],
+    (x0, span): (usize, usize),
+    shape: &DiskShape,
+    chords: &mut [f32],
+) {
+    let r = shape.radius;
+    let stride = chord_stride(r);
+    let at = |d: usize, c: usize| rows[d] + x0 + c;
+    if span < WIDEN_BLOCK {
+        for c in 0..span {
+            let mut m = ring[at(r, c)];
+            chords[c] = m;
+            let mut k = 0;
+            for (i, &w) in shape.widths.iter().enumerate().skip(1) {
+                while k < w {
+                    k += 1;
+                    m = E::pick(E::pick(m, ring[at(r - k, c)]), ring[at(r + k, c)]);
+                }
+                chords[i * stride + c] = m;
+            }
+        }
+        return;
+    }
+    let mut c0 = 0;
+    loop {
+        let mut acc = [0f32; WIDEN_BLOCK];
+        acc.copy_from_slice(&ring[at(r, c0)..at(r, c0) + WIDEN_BLOCK]);
+        chords[c0..c0 + WIDEN_BLOCK].copy_from_slice(&acc);
+        let mut k = 0;
+        for (i, &w) in shape.widths.iter().enumerate().skip(1) {
+            while k < w {
+                k += 1;
+                let (above, below) = (at(r - k, c0), at(r + k, c0));
+                let (above, below) = (
+                    &ring[above..above + WIDEN_BLOCK],
+                    &ring[below..below + WIDEN_BLOCK],
+                );
+                for j in 0..WIDEN_BLOCK {
+                    acc[j] = E::pick(E::pick(acc[j], above[j]), below[j]);
+                }
+            }
+            let to = i * stride + c0;
+            chords[to..to + WIDEN_BLOCK].copy_from_slice(&acc);
+        }
+        if c0 + WIDEN_BLOCK == span {
+            break;
+        }
+        c0 = (c0 + WIDEN_BLOCK).min(span - WIDEN_BLOCK);
+    }
+}
+
+/// Columns per register block in [`column_extrema`]: four AVX-512 vectors.
+const WIDEN_BLOCK: usize = 64;
+
 /// Running extrema of every width in `shape.widths` over the row in `entry`'s first `len` samples,
-/// each into the entry's array of that index (arrays `stride` apart; the one of width w is valid on
-/// `w .. len − w`). The intermediate widths of the doubling stay in the ring entry too: in a separate
-/// scratch row the top-hat measured 15 % slower.
+/// by doubling, each into the entry's array of that index (arrays `stride` apart; the one of width w
+/// is valid on `w .. len − w`). The intermediate widths of the doubling stay in the ring entry too: in
+/// a separate scratch row the top-hat measured 15 % slower.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
@@ -453,10 +718,6 @@ fn running_extrema<E: Extremum>(
     (len, stride): (usize, usize),
     shape: &DiskShape,
 ) {
-    if shape.widens() {
-        widen_extrema::<E>(entry, (len, stride), shape);
-        return;
-    }
     // Every width is at most r and the input is at least 2r + 1 long, so each range below is valid.
     for (i, (&w, &(from, k))) in shape.widths.iter().zip(&shape.recipe).enumerate().skip(1) {
         let (before, after) = entry.split_at_mut(i * stride);
@@ -476,75 +737,12 @@ fn running_extrema<E: Extremum>(
     }
 }
 
-/// [`running_extrema`] for small radii: the extremum over `p − k ..= p + k` is widened one sample a
-/// side at a time, k = 1 … r, in register blocks, and stored whenever k is one of the disk's widths.
-/// Only the samples `r .. len − r` are built (all that [`combine_rows`] reads), and the ring holds
-/// only the disk's own widths.
-///
-/// Why: doubling builds the widths one array from another, each a pass that reads and writes the
-/// ring; at r = 6 that is seven arrays a row, two of them only steps (widths 1 and 2). Widening reads
-/// only the input row, which stays in L1, and writes the four arrays the combination reads, so the
-/// rings are five arrays a row instead of seven. Measured at 12 MP on a 2-core Intel Xeon VM
-/// (harness medians, two alternating rounds), one thread: black top-hat r = 6 44.5 → 41.5–42.8 ms,
-/// dilation r = 6 26.2–26.9 → 23.5–24.2 ms, top-hat r = 15 153–155 → 117–121 ms (doubling needs
-/// many intermediate widths there); two threads: top-hat r = 6 23.6 → 21.8–22.0 ms.
-#[inline(always)]
-fn widen_extrema<E: Extremum>(entry: &mut [f32], (len, stride): (usize, usize), shape: &DiskShape) {
-    let r = shape.radius;
-    let (row, arrays) = entry.split_at_mut(stride);
-    let row = &row[..len];
-    // `len ≥ 2r + 1`, so the span is never empty.
-    let (lo, hi) = (r, len - r);
-    if hi - lo < WIDEN_BLOCK {
-        for p in lo..hi {
-            let mut m = row[p];
-            let mut k = 0;
-            for (i, &w) in shape.widths.iter().enumerate().skip(1) {
-                while k < w {
-                    k += 1;
-                    m = E::pick(E::pick(m, row[p - k]), row[p + k]);
-                }
-                arrays[(i - 1) * stride + p] = m;
-            }
-        }
-        return;
-    }
-    let mut x0 = lo;
-    loop {
-        let mut acc = [0f32; WIDEN_BLOCK];
-        acc.copy_from_slice(&row[x0..x0 + WIDEN_BLOCK]);
-        let mut k = 0;
-        for (i, &w) in shape.widths.iter().enumerate().skip(1) {
-            while k < w {
-                k += 1;
-                let (left, right) = (
-                    &row[x0 - k..x0 - k + WIDEN_BLOCK],
-                    &row[x0 + k..x0 + k + WIDEN_BLOCK],
-                );
-                for j in 0..WIDEN_BLOCK {
-                    acc[j] = E::pick(E::pick(acc[j], left[j]), right[j]);
-                }
-            }
-            let at = (i - 1) * stride + x0;
-            arrays[at..at + WIDEN_BLOCK].copy_from_slice(&acc);
-        }
-        if x0 + WIDEN_BLOCK == hi {
-            break;
-        }
-        // The last block ends at `hi`, overlapping its neighbour (same values recomputed).
-        x0 = (x0 + WIDEN_BLOCK).min(hi - WIDEN_BLOCK);
-    }
-}
-
-/// Samples per register block in [`widen_extrema`]: four AVX-512 vectors.
-const WIDEN_BLOCK: usize = 64;
-
-/// Columns per register block in the vertical combination: four AVX-512 (eight AVX2) vectors of
-/// independent extrema, so the `2r + 1` comparisons per column are not one serial dependency chain.
+/// Columns per register block in the combination: four AVX-512 (eight AVX2) vectors of independent
+/// extrema, so the `2r + 1` comparisons per column are not one serial dependency chain.
 const BLOCK: usize = 64;
 
-/// `dst[x] = extremum over dy of rows[starts[dy] + x]`, in register blocks: each ring row is read once
-/// and `dst` written once. A width that is not a multiple of the block ends with one block that
+/// `dst[x] = extremum over d of rows[starts[d] + x]`, in register blocks: each array is read once and
+/// `dst` written once. A width that is not a multiple of the block ends with one block that
 /// overlaps the previous one (recomputing a few columns costs less than a scalar tail: perf put a
 /// third of this function's time in a 28-column scalar remainder).
 #[multiversion::multiversion(targets(
@@ -641,11 +839,12 @@ mod tests {
             prop_assert_eq!(erode(img.view(), radius), naive(&img, radius, false));
         }
 
-        // Rows wider than a register block of the widening (64) plus the halo, so its blocks and its
-        // overlapping last block are compared with the definition too, not only its narrow path.
+        // Rows wider than a register block (64) plus the halo and than a column chunk (256), so the
+        // blocks, the overlapping last blocks and the chunk seams (a last chunk narrower than a
+        // block too) are compared with the definition, not only the narrow paths.
         #[test]
         fn wide_rows_equal_the_definition(
-            h in 1usize..8, w in 60usize..220, seed in any::<u64>(), radius in 0usize..21,
+            h in 1usize..8, w in 60usize..600, seed in any::<u64>(), radius in 0usize..21,
         ) {
             let img = textured(h, w, seed);
             prop_assert_eq!(dilate(img.view(), radius), naive(&img, radius, true));
