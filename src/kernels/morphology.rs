@@ -573,7 +573,7 @@ fn array_stride(len: usize) -> usize {
 }
 
 /// Output columns per chunk in [`column_chords`]: the chunk's `2r + GROUP` ring rows (17 KB at r = 6)
-/// and its chords (5 KB) stay in L1 while the group's rows are made.
+/// and its chords (6 KB) stay in L1 while the group's rows are made.
 const CHUNK: usize = 256;
 
 /// Floats between a chunk's chord arrays.
