@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::geometry::{Affine, solve_spd};
 use crate::io::colour::{LUMA_WEIGHTS, luminance};
-use crate::kernels::gaussian_blur;
 use crate::kernels::warp::sample_bilinear;
+use crate::kernels::{gaussian_blur, ln_slice};
 use rayon::prelude::*;
 
 /// Long side of the low-passed copy the fit uses.
@@ -154,6 +154,9 @@ impl Shading {
 /// ln Y, and the share of pixels whose luminance is below the usable range. One pass over the three
 /// planes, parallel over rows of blocks, with no full-resolution temporaries (four log planes of a
 /// 12 MP photo would be 192 MB). Logs are floored at ln 10⁻⁴ (a black pixel has none).
+///
+/// The logarithms are taken a row at a time with the vectorised [`ln_slice`]: one scalar `logf` call
+/// per channel and pixel was 8.5 % of a 12 MP `compare`'s CPU time (perf, 2-core Intel Xeon VM).
 fn block_log_means(rgb: &[Array2<f32>; 3], factor: usize) -> [Array2<f32>; 5] {
     const FLOOR: f32 = 1e-4;
     let (h, w) = rgb[0].dim();
@@ -163,6 +166,9 @@ fn block_log_means(rgb: &[Array2<f32>; 3], factor: usize) -> [Array2<f32>; 5] {
         .into_par_iter()
         .map(|oy| {
             let mut sums = [(); 5].map(|()| vec![0f64; ow]);
+            // One image row's luminance, then ln R, ln G, ln B and ln Y.
+            let mut lum = vec![0f32; w];
+            let mut logs = [(); 4].map(|()| vec![0f32; w]);
             let rows = oy * factor..((oy + 1) * factor).min(h);
             for y in rows.clone() {
                 // Standard layout, so every row is there; `get` keeps that an invariant, not a panic.
@@ -172,21 +178,19 @@ fn block_log_means(rgb: &[Array2<f32>; 3], factor: usize) -> [Array2<f32>; 5] {
                 else {
                     continue;
                 };
-                let row = [r, g, b];
+                for (((l, &r), &g), &b) in lum.iter_mut().zip(r).zip(g).zip(b) {
+                    *l = luminance(r, g, b);
+                }
+                for (source, log) in [r, g, b, &lum].into_iter().zip(&mut logs) {
+                    ln_slice(source, FLOOR, 1.0, log);
+                }
                 for ox in 0..ow {
                     let mut acc = [0f64; 5];
-                    let cols = ox * factor..((ox + 1) * factor).min(w);
-                    for ((&r, &g), &b) in row[0][cols.clone()]
-                        .iter()
-                        .zip(&row[1][cols.clone()])
-                        .zip(&row[2][cols])
-                    {
-                        let l = luminance(r, g, b);
-                        acc[0] += f64::from(r.max(FLOOR).ln());
-                        acc[1] += f64::from(g.max(FLOOR).ln());
-                        acc[2] += f64::from(b.max(FLOOR).ln());
-                        acc[3] += f64::from(l.max(FLOOR).ln());
-                        acc[4] += f64::from(u8::from(l < USABLE.0));
+                    for x in ox * factor..((ox + 1) * factor).min(w) {
+                        for (a, log) in acc.iter_mut().zip(&logs) {
+                            *a += f64::from(log[x]);
+                        }
+                        acc[4] += f64::from(u8::from(lum[x] < USABLE.0));
                     }
                     for (sum, a) in sums.iter_mut().zip(acc) {
                         sum[ox] += a;
@@ -427,6 +431,46 @@ mod tests {
                 camera(c, v) as f32
             })
         })
+    }
+
+    /// The block means against the definition in f64 (`f64::ln` per pixel), on a photo whose size is
+    /// not a multiple of the block, so the edge blocks are clipped, with black and dark pixels so the
+    /// floor and the dark share are exercised. The logarithms are f32 (within an ulp or so of the exact
+    /// ones), so the means agree to 1e-6.
+    #[test]
+    fn block_log_means_match_the_definition() {
+        let (h, w, factor) = (23, 38, 5);
+        let rgb: [Array2<f32>; 3] = std::array::from_fn(|c| {
+            Array2::from_shape_fn((h, w), |(y, x)| {
+                let v = ((x * 7 + y * 13 + c * 5) % 29) as f32 / 28.0;
+                if (x + y) % 11 == 0 { 0.0 } else { v * v * v }
+            })
+        });
+        let means = block_log_means(&rgb, factor);
+        let (oh, ow) = (h.div_ceil(factor), w.div_ceil(factor));
+        for (oy, ox) in (0..oh).flat_map(|oy| (0..ow).map(move |ox| (oy, ox))) {
+            let mut expected = [0f64; 5];
+            let mut n = 0.0;
+            for y in oy * factor..((oy + 1) * factor).min(h) {
+                for x in ox * factor..((ox + 1) * factor).min(w) {
+                    let [r, g, b] = rgb.each_ref().map(|p| p[[y, x]]);
+                    let l = luminance(r, g, b);
+                    for (e, v) in expected.iter_mut().zip([r, g, b, l]) {
+                        *e += f64::from(v.max(1e-4)).ln();
+                    }
+                    expected[4] += f64::from(u8::from(l < USABLE.0));
+                    n += 1.0;
+                }
+            }
+            for (k, plane) in means.iter().enumerate() {
+                let got = f64::from(plane[[oy, ox]]);
+                let want = expected[k] / n;
+                assert!(
+                    (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "{k} at ({oy}, {ox}): {got} vs {want}"
+                );
+            }
+        }
     }
 
     /// A shaded scene seen with a known gain and gamma per channel and shifted by 7 px: the fit must

@@ -43,12 +43,14 @@ pub fn ln_plane(src: ArrayView2<'_, f32>, floor: f32, scale: f32) -> Array2<f32>
     plane(h, w, out)
 }
 
+/// `out[i] = scale · ln(max(src[i], floor))` (clamped as [`ln_plane`] says; `floor` must be a
+/// positive normal number), for callers that take the logarithm a row at a time.
 #[multiversion::multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma",
     "x86_64+avx2+fma",
     "x86_64+sse4.1"
 ))]
-fn ln_slice(src: &[f32], floor: f32, scale: f32, out: &mut [f32]) {
+pub(crate) fn ln_slice(src: &[f32], floor: f32, scale: f32, out: &mut [f32]) {
     for (o, &v) in out.iter_mut().zip(src) {
         *o = scale * ln_normal(v.max(floor).min(f32::MAX));
     }

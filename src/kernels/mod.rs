@@ -42,6 +42,7 @@ pub use gaussian::{GaussianMethod, gaussian_blur, gaussian_blur_with, gaussian_k
 pub use label::{Component, Connectivity, LabelledRun, Labelling, label};
 pub use local::{local_mean, local_rms, local_variance};
 pub use logarithm::ln_plane;
+pub(crate) use logarithm::ln_slice;
 pub use morphology::{black_tophat, close, dilate, erode, open, white_tophat};
 pub use separable::{Kernel1d, KernelError, convolve_separable};
 pub use warp::{Interpolation, pyramid_down, warp};
