@@ -979,16 +979,15 @@ fn extrema(
                     if start + NEXT_ROW_AHEAD < w {
                         next_row(start + NEXT_ROW_AHEAD);
                     }
-                    let any = upper[start..end]
-                        .iter()
-                        .zip(&lower[start..end])
-                        .fold(false, |any, (&a, &b)| any | ((a - b) * d.inv > bound));
-                    if any {
-                        for x in start..end {
-                            let v = (upper[x] - lower[x]) * d.inv;
-                            if v > 0.0 && f64::from(v) > threshold && peak_in_level(d, w, x, y, v) {
-                                peaks.push((x, v, spread));
-                            }
+                    // One bit per pixel over the bound: the pixels of a run that pass are visited
+                    // straight from the mask, not by testing all sixteen again.
+                    let mut over = over_bound(&upper[start..end], &lower[start..end], d.inv, bound);
+                    while over != 0 {
+                        let x = start + over.trailing_zeros() as usize;
+                        over &= over - 1;
+                        let v = (upper[x] - lower[x]) * d.inv;
+                        if v > 0.0 && f64::from(v) > threshold && peak_in_level(d, w, x, y, v) {
+                            peaks.push((x, v, spread));
                         }
                     }
                     start = end;
@@ -1016,6 +1015,31 @@ fn extrema(
             row
         })
         .collect()
+}
+
+/// Bit i set where `(upper[i] − lower[i])·inv > bound`, for a run of at most [`SCAN_RUN`] pixels.
+/// A whole run is written over a fixed-size array, which LLVM turns into a vector compare and a
+/// mask move; a shorter run (a tile's last) takes the same test pixel by pixel.
+#[inline(always)]
+fn over_bound(upper: &[f32], lower: &[f32], inv: f32, bound: f32) -> u32 {
+    const _: () = assert!(SCAN_RUN <= 32, "the mask is a u32");
+    if let (Ok(upper), Ok(lower)) = (
+        <&[f32; SCAN_RUN]>::try_from(upper),
+        <&[f32; SCAN_RUN]>::try_from(lower),
+    ) {
+        let mut mask = 0u32;
+        for i in 0..SCAN_RUN {
+            mask |= u32::from((upper[i] - lower[i]) * inv > bound) << i;
+        }
+        return mask;
+    }
+    upper
+        .iter()
+        .zip(lower)
+        .enumerate()
+        .fold(0u32, |mask, (i, (&a, &b))| {
+            mask | (u32::from((a - b) * inv > bound) << i)
+        })
 }
 
 /// Whether `v = d(x, y)` beats its 8 neighbours in its own level (ties go to the first in raster
