@@ -508,20 +508,16 @@ fn log_responses(
         .enumerate()
         .filter_map(|(i, &sigma)| Some((i, LogWindow::new((h, w), x0, y0, sigma)?)))
         .collect();
-    let (Some(first_row), Some(last_row)) = (
-        windows.iter().map(|(_, win)| win.first_row).min(),
-        windows.iter().map(|(_, win)| win.last_row).max(),
-    ) else {
+    // The rows and columns of all the windows together.
+    let Some((first_row, last_row, x_start, x_end)) = windows
+        .iter()
+        .map(|(_, win)| {
+            let x_end = win.x_start + win.quadratic.len();
+            (win.first_row, win.last_row, win.x_start, x_end)
+        })
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1), a.2.min(b.2), a.3.max(b.3)))
+    else {
         return; // every window leaves the plane
-    };
-    let (Some(x_start), Some(x_end)) = (
-        windows.iter().map(|(_, win)| win.x_start).min(),
-        windows
-            .iter()
-            .map(|(_, win)| win.x_start + win.quadratic.len())
-            .max(),
-    ) else {
-        return;
     };
     let union_row = |y: usize| height.row(y).to_slice().map(|r| &r[x_start..x_end]);
     // The window's rows lie a plane's width apart (16 KB at 12 MP) around a blob the previous one
@@ -1043,7 +1039,8 @@ fn over_bound(upper: &[f32], lower: &[f32], inv: f32, bound: f32) -> u32 {
 }
 
 /// Whether `v = d(x, y)` beats its 8 neighbours in its own level (ties go to the first in raster
-/// order): the first half of [`extremum_at`]'s test, which the scan applies as it reads.
+/// order): the first half of the extremum test, which the scan applies as it reads; [`extremum_at`]
+/// does the rest for the peaks it finds.
 #[inline]
 fn peak_in_level(d: Dog<'_>, w: usize, x: usize, y: usize, v: f32) -> bool {
     for dy in 0..3 {
@@ -1058,8 +1055,10 @@ fn peak_in_level(d: Dog<'_>, w: usize, x: usize, y: usize, v: f32) -> bool {
     true
 }
 
-/// Whether `v = d(x, y)` beats its 26 neighbours in space and scale and is round enough; if so its
-/// sub-pixel position, sub-level offset, interpolated response and elongation.
+/// Whether `v = d(x, y)`, already a peak of its own level ([`peak_in_level`], which the scan applies
+/// first because it reads only the two blur levels the scan has just read), also beats its 18
+/// neighbours in the levels below and above and is round enough; if so its sub-pixel position,
+/// sub-level offset, interpolated response and elongation.
 #[allow(clippy::too_many_arguments)] // the scan's state, passed rather than rebuilt per survivor
 fn extremum_at(
     d: Dog<'_>,
@@ -1071,13 +1070,6 @@ fn extremum_at(
     v: f32,
     edge_limit: f64,
 ) -> Option<(f64, f64, f64, f64, f64)> {
-    // The level's own neighbours first: most pixels over the threshold are the slope of a blob whose
-    // peak is beside them, and that test reads only the two blur levels the scan has just read.
-    // Every test must pass, so the order changes no answer. (The scan has applied it already; it
-    // is repeated here so that this function says what it checks on its own.)
-    if !peak_in_level(d, w, x, y, v) {
-        return None;
-    }
     for dy in 0..3 {
         for dx in 0..3 {
             let k = (y + dy - 1) * w + x + dx - 1;
