@@ -21,7 +21,7 @@ use skintex::metrics::blobs;
 use skintex::metrics::pigment::HalfColour;
 use skintex::metrics::skin::SkinMask;
 use skintex::metrics::surface::{height_map, remove_reference, s_filter};
-use skintex::metrics::{Frame, MetricOptions, Scale, measure, summarise_view};
+use skintex::metrics::{Frame, MappedSkin, MetricOptions, Scale, measure, summarise_view};
 use skintex::synth::{self, SynthConfig};
 
 fn photo() -> (Photo, &'static str) {
@@ -93,7 +93,7 @@ fn bench(c: &mut Criterion) {
             black_box(remove_reference(
                 smoothed,
                 options.l_filter_mm * px_per_mm,
-                |x, y| frame.is_skin(x, y),
+                MappedSkin::new(&frame, Affine::IDENTITY),
             ))
         });
     });

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::blobs::{self, Calibration};
 use super::pigment;
-use super::region::Frame;
+use super::region::{Frame, MappedSkin};
 use super::roughness::SurfaceSums;
 use super::surface::{SIGMA_PER_CUTOFF, height_map, remove_reference, s_filter};
 use super::{MetricOptions, Scale};
@@ -79,10 +79,7 @@ pub fn measure(
     let height = height_map(luminance, slope as f32);
     let z = {
         let smoothed = s_filter(height.view(), s_cutoff);
-        remove_reference(smoothed, l_cutoff, |x, y| {
-            let (bx, by) = to_baseline.apply(x, y);
-            frame.is_skin(bx, by)
-        })
+        remove_reference(smoothed, l_cutoff, MappedSkin::new(frame, *to_baseline))
     };
     // Gradients per lateral unit: per mm when calibrated, else per baseline px.
     let per_unit = if scale.calibrated() {

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use measure::{Depression, Measurement, measure};
 pub use pores::PoreMetrics;
-pub use region::Frame;
+pub use region::{Frame, MappedSkin, Region};
 pub use scars::ScarMetrics;
 
 /// The pixel size assumed for the default cut-offs when a series has no calibration: a 4000-px-wide

@@ -22,9 +22,10 @@
 //! skin (Knutsson & Westin, CVPR 1993): weights are the skin mask, so hair, eyes and background at the
 //! edge of the skin do not pull the reference surface and show up as false roughness.
 
-use ndarray::{Array2, ArrayView2, Zip};
+use ndarray::{Array2, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
 
+use super::region::Region;
 use crate::kernels::warp::downsample_area;
 use crate::kernels::{gaussian_blur, ln_plane};
 
@@ -49,13 +50,13 @@ pub fn s_filter(height: ArrayView2<'_, f32>, cutoff_px: f64) -> Array2<f32> {
 }
 
 /// The scale-limited surface z = S − L(S), where L is the Gaussian L-filter with cut-off `cutoff_px`,
-/// normalised over the pixels `weight` accepts. `weight(x, y)` is asked about the corners and centres
-/// of reduced blocks, in full-resolution pixel coordinates.
+/// normalised over the pixels `weight` accepts. `weight` is asked about the corners and centres of
+/// reduced blocks, in full-resolution pixel coordinates.
 #[must_use]
 pub fn remove_reference(
     mut smoothed: Array2<f32>,
     cutoff_px: f64,
-    weight: impl Fn(f64, f64) -> bool + Sync,
+    weight: impl Region,
 ) -> Array2<f32> {
     let (h, w) = smoothed.dim();
     let sigma = SIGMA_PER_CUTOFF * cutoff_px;
@@ -66,25 +67,8 @@ pub fn remove_reference(
     let reduced_sigma = reduced_var.max(0.25).sqrt() as f32;
 
     let small = downsample_area(smoothed.view(), factor);
+    let mask = block_weights(small.dim(), f, &weight);
     let centre = (f - 1.0) / 2.0;
-    // A block counts only if all of it is accepted (its corners and centre): a block straddling the
-    // skin's edge averages hair or background into its value. Five region tests a block, a million
-    // blocks at 12 MP: in parallel.
-    let mut mask = Array2::zeros(small.dim());
-    Zip::indexed(&mut mask).par_for_each(|(y, x), m: &mut f32| {
-        let (x0, y0) = (f * x as f64, f * y as f64);
-        let (x1, y1) = (x0 + f - 1.0, y0 + f - 1.0);
-        let inside = [
-            (x0, y0),
-            (x1, y0),
-            (x0, y1),
-            (x1, y1),
-            (x0 + centre, y0 + centre),
-        ]
-        .iter()
-        .all(|&(px, py)| weight(px, py));
-        *m = if inside { 1.0 } else { 0.0 };
-    });
     // The per-value passes below run in parallel (the reduced plane of a 12 MP photo is 1.3 MP).
     let weighted = Zip::from(&small).and(&mask).par_map_collect(|&v, &m| v * m);
     let num = gaussian_blur(weighted.view(), reduced_sigma);
@@ -117,7 +101,7 @@ pub fn remove_reference(
     // Vertical first, on the reduced row (rw values), then horizontal per pixel: half the per-pixel
     // work of interpolating two rows horizontally and blending them.
     smoothed
-        .axis_iter_mut(ndarray::Axis(0))
+        .axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
         .for_each_init(
@@ -134,6 +118,44 @@ pub fn remove_reference(
             },
         );
     smoothed
+}
+
+/// The L-filter's weight of each block of `f` × `f` px (`dim`: the reduced plane's rows and
+/// columns): 1 if `weight` accepts all of it, tested at its four corners and its centre, else 0. A
+/// block straddling the skin's edge would average hair or background into its value. Block rows in
+/// parallel; a row's corners and centres are asked of `weight` a row of points at a time (see
+/// [`Region`]).
+fn block_weights((rows, cols): (usize, usize), f: f64, weight: &impl Region) -> Array2<f32> {
+    let centre = (f - 1.0) / 2.0;
+    let left: Vec<f64> = (0..cols).map(|x| f * x as f64).collect();
+    let right: Vec<f64> = left.iter().map(|&x0| x0 + f - 1.0).collect();
+    let middle: Vec<f64> = left.iter().map(|&x0| x0 + centre).collect();
+    let mut mask = Array2::zeros((rows, cols));
+    mask.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each_init(
+            || (vec![true; cols], vec![false; cols]),
+            |(all, inside), (y, mut row)| {
+                let top = f * y as f64;
+                let bottom = top + f - 1.0;
+                all.fill(true);
+                for (xs, y) in [
+                    (&left, top),
+                    (&right, top),
+                    (&left, bottom),
+                    (&right, bottom),
+                    (&middle, top + centre),
+                ] {
+                    weight.contains_row(xs, y, inside);
+                    all.iter_mut().zip(&*inside).for_each(|(a, &i)| *a &= i);
+                }
+                for (m, &a) in row.iter_mut().zip(&*all) {
+                    *m = if a { 1.0 } else { 0.0 };
+                }
+            },
+        );
+    mask
 }
 
 #[cfg(test)]
