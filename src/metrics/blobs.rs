@@ -31,10 +31,10 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ndarray::{Array2, ArrayView2, CowArray, Ix2, s};
+use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::kernels::{Kernel1d, convolve_separable, prefetch};
+use crate::kernels::{Kernel1d, convolve_separable, plane_by_rows, prefetch};
 
 /// Blur of the first level of every octave, in that octave's pixels.
 const SIGMA0: f32 = 0.6;
@@ -422,7 +422,7 @@ fn detect_from(
                 // Decimate (Lowe): level S holds 2σ₀ in this octave's pixels, σ₀ in the next one's, so
                 // every octave starts from the same blur and the octaves are self-similar. A block
                 // average would add its own spread and make the octaves disagree at their seams.
-                next_base = Some(window[1].slice(s![..;2, ..;2]).to_owned());
+                next_base = Some(every_other(window[1].view()));
             } else {
                 window.pop_front();
                 if let Some(top) = window.back() {
@@ -450,6 +450,19 @@ fn detect_from(
     suppress_duplicates(refine_in_place_order(height, &deep_enough))
 }
 
+/// Every other pixel of every other row of `level` (rows and columns 0, 2, 4, …), rows in
+/// parallel: ndarray's copy of the strided slice ran on one thread, 5 ms of a 12 MP photo on either
+/// one thread or two.
+fn every_other(level: ArrayView2<'_, f32>) -> Array2<f32> {
+    let (h, w) = level.dim();
+    plane_by_rows(h.div_ceil(2), w.div_ceil(2), |y, row| {
+        let source = level.row(2 * y);
+        for (x, value) in row.iter_mut().enumerate() {
+            *value = source[2 * x];
+        }
+    })
+}
+
 /// Rows of the plane per band of [`refine_in_place_order`]'s visiting order.
 const REFINE_BAND_ROWS: f64 = 32.0;
 
@@ -471,7 +484,9 @@ fn refine_in_place_order(height: ArrayView2<'_, f32>, blobs: &[&Blob]) -> Vec<Bl
     });
     let by_place: Vec<Option<Blob>> = visit
         .par_iter()
-        .map(|&i| refine_scale(height, blobs[i]))
+        .map_init(LogScratch::default, |scratch, &i| {
+            refine_scale(height, blobs[i], scratch)
+        })
         .collect();
     let mut in_order: Vec<Option<Blob>> = vec![None; blobs.len()];
     for (&i, refined) in visit.iter().zip(by_place) {
@@ -500,14 +515,17 @@ fn log_responses(
     (x0, y0): (f64, f64),
     sigmas: &[f64],
     responses: &mut [Option<f64>],
+    scratch: &mut LogScratch,
 ) {
     let (h, w) = height.dim();
     responses.fill(None);
-    let mut windows: Vec<(usize, LogWindow)> = sigmas
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &sigma)| Some((i, LogWindow::new((h, w), x0, y0, sigma)?)))
-        .collect();
+    let LogScratch { windows, spare } = scratch;
+    windows.clear();
+    for (i, &sigma) in sigmas.iter().enumerate() {
+        if let Some(window) = LogWindow::new((h, w), x0, y0, sigma, spare) {
+            windows.push((i, window));
+        }
+    }
     // The rows and columns of all the windows together.
     let Some((first_row, last_row, x_start, x_end)) = windows
         .iter()
@@ -540,13 +558,25 @@ fn log_responses(
         let Some(row) = height.row(y).to_slice() else {
             return; // not reached: the plane is a standard-layout view
         };
-        for (_, window) in &mut windows {
+        for (_, window) in windows.iter_mut() {
             window.add_row(y, row);
         }
     }
-    for (i, window) in windows {
+    for (i, window) in windows.drain(..) {
         responses[i] = Some(window.response());
+        spare.push(window.into_weights());
     }
+}
+
+/// What [`log_responses`] keeps from one call to the next on a worker: its list of windows and
+/// their column weights. Allocated afresh, they were several allocations per call, a few hundred
+/// thousand per 12 MP photo, and with the binary's single allocator arena (`keep_freed_memory` in
+/// `main.rs`) the two workers queued for its lock.
+#[derive(Default)]
+struct LogScratch {
+    windows: Vec<(usize, LogWindow)>,
+    /// Column weight buffers of finished windows, for the next ones.
+    spare: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 /// One σ's window of [`log_responses`] and its running sums.
@@ -573,8 +603,15 @@ struct LogWindow {
 
 impl LogWindow {
     /// The window of `sigma` around `(x0, y0)` on a plane of `(h, w)`; `None` when it leaves the plane.
+    /// Its column weights go into a pair of buffers from `spare` when there is one.
     #[inline(always)]
-    fn new((h, w): (usize, usize), x0: f64, y0: f64, sigma: f64) -> Option<Self> {
+    fn new(
+        (h, w): (usize, usize),
+        x0: f64,
+        y0: f64,
+        sigma: f64,
+        spare: &mut Vec<(Vec<f32>, Vec<f32>)>,
+    ) -> Option<Self> {
         let reach = (4.0 * sigma).ceil().max(2.0);
         let (xa, xb) = ((x0 - reach).floor(), (x0 + reach).ceil());
         let (ya, yb) = ((y0 - reach).floor(), (y0 + reach).ceil());
@@ -590,8 +627,11 @@ impl LogWindow {
         // sum, with column weights computed once (no exp per pixel). The row sums run in f32 over
         // eight independent lanes so they vectorise (rows are at most a few hundred pixels: relative
         // error ~1e-6, far below the response's own noise), and rows are added up in f64.
-        let mut quadratic = Vec::with_capacity(columns);
-        let mut gauss = Vec::with_capacity(columns);
+        let (mut quadratic, mut gauss) = spare.pop().unwrap_or_default();
+        quadratic.clear();
+        gauss.clear();
+        quadratic.reserve(columns);
+        gauss.reserve(columns);
         for (i, e) in sampled_gaussian(xa - x0, columns, two_s2).enumerate() {
             let d2 = (xa + i as f64 - x0).powi(2) / two_s2;
             quadratic.push((d2 * e) as f32);
@@ -635,6 +675,11 @@ impl LogWindow {
         self.ksum += ey * (self.sum_quadratic + (dy2 - 1.0) * self.sum_gauss);
         self.vsum += plain;
         self.n += columns as f64;
+    }
+
+    /// The column weight buffers, for another window.
+    fn into_weights(self) -> (Vec<f32>, Vec<f32>) {
+        (self.quadratic, self.gauss)
     }
 
     /// The response, once every row has been added.
@@ -720,7 +765,11 @@ fn weighted_row_sums(values: &[f32], a: &[f32], b: &[f32]) -> (f64, f64, f64) {
 /// the pyramid's levels are a coarse, octave-seamed sampling of scale, and sizes read off them jump at
 /// the seams. Samples σ in steps of 2^(1/6) around the detection, climbs to the maximum and fits a
 /// parabola in ln σ. `None` when the window leaves the plane or no maximum is found.
-fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
+fn refine_scale(
+    height: ArrayView2<'_, f32>,
+    blob: &Blob,
+    scratch: &mut LogScratch,
+) -> Option<Blob> {
     const STEP: f64 = 0.115_524_530_093_324_2; // ln 2 / 6
     const CLIMB: i32 = 12;
     let sigma_at = |j: i32| blob.sigma * (STEP * f64::from(j)).exp();
@@ -734,6 +783,7 @@ fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
         (blob.x, blob.y),
         &[sigma_at(-1), sigma_at(0), sigma_at(1)],
         &mut start,
+        scratch,
     );
     for (j, response) in (-1..=1).zip(start) {
         memo[(j + CLIMB + 1) as usize] = Some(response);
@@ -741,7 +791,13 @@ fn refine_scale(height: ArrayView2<'_, f32>, blob: &Blob) -> Option<Blob> {
     let mut at = |j: i32| {
         *memo[(j + CLIMB + 1) as usize].get_or_insert_with(|| {
             let mut response = [None];
-            log_responses(height, (blob.x, blob.y), &[sigma_at(j)], &mut response);
+            log_responses(
+                height,
+                (blob.x, blob.y),
+                &[sigma_at(j)],
+                &mut response,
+                scratch,
+            );
             response[0]
         })
     };
@@ -932,85 +988,125 @@ fn extrema(
     noise: &Array2<f32>,
     min_snr: f64,
     edge_limit: f64,
-) -> Vec<(f64, f64, f64, f64, f64, f64)> {
+) -> Vec<Extremum> {
     if h < 3 || w < 3 {
         return Vec::new();
     }
+    let scan = LevelScan {
+        below,
+        d,
+        above,
+        w,
+        noise,
+        min_snr,
+        edge_limit,
+    };
+    // Each worker keeps one list of its rows' maxima and one of a row's peaks for all the rows it
+    // scans: a fresh pair per row was two allocations a row, and with the binary's single allocator
+    // arena (`keep_freed_memory` in `main.rs`) the two workers queued for its lock. The lists of the
+    // workers' row ranges are joined in row order.
     (1..h - 1)
         .into_par_iter()
-        .flat_map_iter(|y| {
-            let mut row = Vec::new();
-            let (upper, lower) = (&d.upper[y * w..(y + 1) * w], &d.lower[y * w..(y + 1) * w]);
-            // A survivor's neighbourhood test reads the next row of both blur levels, which the
-            // scan has not reached: nearly every survivor waited for a cache miss there (perf: 39 %
-            // of the test's samples on that one load). So the scan asks for the next row
-            // `NEXT_ROW_AHEAD` pixels ahead of where it reads; the next row's own scan then finds
-            // those lines loaded as well. Hints only: no value changes.
-            let next_row = |x: usize| {
-                let (x0, x1) = (
-                    (y + 1) * w + x,
-                    ((y + 1) * w + x + SCAN_RUN).min((y + 2) * w),
-                );
-                prefetch(&d.upper[x0..x1]);
-                prefetch(&d.lower[x0..x1]);
-            };
-            for x in (0..NEXT_ROW_AHEAD.min(w)).step_by(SCAN_RUN) {
-                next_row(x);
-            }
-            // The row's peaks in its own level, tested against the levels below and above only
-            // once all of them are known: their neighbourhoods there are cache misses (those blur
-            // levels are not scanned), and asked for together the misses overlap instead of each
-            // test waiting for its own (perf: a third of the test's samples on that load).
-            let mut peaks: Vec<(usize, f32, f32)> = Vec::new();
-            for tx in 0..w.div_ceil(NOISE_TILE) {
-                let spread = noise[[y / NOISE_TILE, tx]];
-                let threshold = min_snr * f64::from(spread);
-                // A conservative f32 bound for a branch-free test of a whole run of pixels (it
-                // vectorises); the exact test below decides for the runs that pass it.
-                let bound = (threshold * (1.0 - 1e-6)).max(0.0) as f32;
-                let (x0, x1) = ((tx * NOISE_TILE).max(1), ((tx + 1) * NOISE_TILE).min(w - 1));
-                let mut start = x0;
-                while start < x1 {
-                    let end = (start + SCAN_RUN).min(x1);
-                    if start + NEXT_ROW_AHEAD < w {
-                        next_row(start + NEXT_ROW_AHEAD);
+        .fold(
+            || (Vec::new(), Vec::new()),
+            |(mut found, mut peaks), y| {
+                scan.row(y, &mut peaks, &mut found);
+                (found, peaks)
+            },
+        )
+        .map(|(found, _)| found)
+        .collect::<Vec<_>>()
+        .concat()
+}
+
+/// An extremum of [`extrema`]: `(x, y, scale offset, response, local spread, elongation)`.
+type Extremum = (f64, f64, f64, f64, f64, f64);
+
+/// What [`extrema`]'s scan of one DoG level reads, shared by its rows.
+struct LevelScan<'a> {
+    below: Dog<'a>,
+    d: Dog<'a>,
+    above: Dog<'a>,
+    w: usize,
+    noise: &'a Array2<f32>,
+    min_snr: f64,
+    edge_limit: f64,
+}
+
+impl LevelScan<'_> {
+    /// Appends the maxima of row `y` (1 ≤ y ≤ h − 2) to `found`, in column order; `peaks` is scratch.
+    fn row(&self, y: usize, peaks: &mut Vec<(usize, f32, f32)>, found: &mut Vec<Extremum>) {
+        let Self {
+            below,
+            d,
+            above,
+            w,
+            noise,
+            min_snr,
+            edge_limit,
+        } = *self;
+        peaks.clear();
+        let (upper, lower) = (&d.upper[y * w..(y + 1) * w], &d.lower[y * w..(y + 1) * w]);
+        // A survivor's neighbourhood test reads the next row of both blur levels, which the
+        // scan has not reached: nearly every survivor waited for a cache miss there (perf: 39 %
+        // of the test's samples on that one load). So the scan asks for the next row
+        // `NEXT_ROW_AHEAD` pixels ahead of where it reads; the next row's own scan then finds
+        // those lines loaded as well. Hints only: no value changes.
+        let next_row = |x: usize| {
+            let (x0, x1) = (
+                (y + 1) * w + x,
+                ((y + 1) * w + x + SCAN_RUN).min((y + 2) * w),
+            );
+            prefetch(&d.upper[x0..x1]);
+            prefetch(&d.lower[x0..x1]);
+        };
+        for x in (0..NEXT_ROW_AHEAD.min(w)).step_by(SCAN_RUN) {
+            next_row(x);
+        }
+        // The row's peaks in its own level, tested against the levels below and above only
+        // once all of them are known: their neighbourhoods there are cache misses (those blur
+        // levels are not scanned), and asked for together the misses overlap instead of each
+        // test waiting for its own (perf: a third of the test's samples on that load).
+        for tx in 0..w.div_ceil(NOISE_TILE) {
+            let spread = noise[[y / NOISE_TILE, tx]];
+            let threshold = min_snr * f64::from(spread);
+            // A conservative f32 bound for a branch-free test of a whole run of pixels (it
+            // vectorises); the exact test below decides for the runs that pass it.
+            let bound = (threshold * (1.0 - 1e-6)).max(0.0) as f32;
+            let (x0, x1) = ((tx * NOISE_TILE).max(1), ((tx + 1) * NOISE_TILE).min(w - 1));
+            let mut start = x0;
+            while start < x1 {
+                let end = (start + SCAN_RUN).min(x1);
+                if start + NEXT_ROW_AHEAD < w {
+                    next_row(start + NEXT_ROW_AHEAD);
+                }
+                // One bit per pixel over the bound: the pixels of a run that pass are visited
+                // straight from the mask, not by testing all sixteen again.
+                let mut over = over_bound(&upper[start..end], &lower[start..end], d.inv, bound);
+                while over != 0 {
+                    let x = start + over.trailing_zeros() as usize;
+                    over &= over - 1;
+                    let v = (upper[x] - lower[x]) * d.inv;
+                    if v > 0.0 && f64::from(v) > threshold && peak_in_level(d, w, x, y, v) {
+                        peaks.push((x, v, spread));
                     }
-                    // One bit per pixel over the bound: the pixels of a run that pass are visited
-                    // straight from the mask, not by testing all sixteen again.
-                    let mut over = over_bound(&upper[start..end], &lower[start..end], d.inv, bound);
-                    while over != 0 {
-                        let x = start + over.trailing_zeros() as usize;
-                        over &= over - 1;
-                        let v = (upper[x] - lower[x]) * d.inv;
-                        if v > 0.0 && f64::from(v) > threshold && peak_in_level(d, w, x, y, v) {
-                            peaks.push((x, v, spread));
-                        }
-                    }
-                    start = end;
                 }
+                start = end;
             }
-            for &(x, _, _) in &peaks {
-                for yy in y - 1..=y + 1 {
-                    let k = yy * w + x;
-                    prefetch(&below.lower[k - 1..=k + 1]);
-                    prefetch(&above.upper[k - 1..=k + 1]);
-                }
+        }
+        for &(x, _, _) in peaks.iter() {
+            for yy in y - 1..=y + 1 {
+                let k = yy * w + x;
+                prefetch(&below.lower[k - 1..=k + 1]);
+                prefetch(&above.upper[k - 1..=k + 1]);
             }
-            for (x, v, spread) in peaks {
-                if let Some(found) = extremum_at(d, below, above, w, x, y, v, edge_limit) {
-                    row.push((
-                        found.0,
-                        found.1,
-                        found.2,
-                        found.3,
-                        f64::from(spread),
-                        found.4,
-                    ));
-                }
+        }
+        for &(x, v, spread) in peaks.iter() {
+            if let Some(e) = extremum_at(d, below, above, w, x, y, v, edge_limit) {
+                found.push((e.0, e.1, e.2, e.3, f64::from(spread), e.4));
             }
-            row
-        })
-        .collect()
+        }
+    }
 }
 
 /// Bit i set where `(upper[i] − lower[i])·inv > bound`, for a run of at most [`SCAN_RUN`] pixels.
@@ -1308,12 +1404,14 @@ mod tests {
         });
         let points = [(70.2, 60.7), (33.5, 81.25), (110.0, 20.9)];
         let sigmas = [0.7, 1.6, 3.3, 6.1, 11.0];
+        // One scratch for every call, as on a worker: each window reuses buffers of other sizes.
+        let mut scratch = LogScratch::default();
         for &(x0, y0) in &points {
             let mut together = [None; 5];
-            log_responses(plane.view(), (x0, y0), &sigmas, &mut together);
+            log_responses(plane.view(), (x0, y0), &sigmas, &mut together, &mut scratch);
             for (&sigma, &joint) in sigmas.iter().zip(&together) {
                 let mut alone = [None];
-                log_responses(plane.view(), (x0, y0), &[sigma], &mut alone);
+                log_responses(plane.view(), (x0, y0), &[sigma], &mut alone, &mut scratch);
                 assert_eq!(joint.map(f64::to_bits), alone[0].map(f64::to_bits));
                 let reach = (4.0 * sigma).ceil().max(2.0);
                 let inside = x0 - reach >= 0.0
