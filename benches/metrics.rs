@@ -101,9 +101,11 @@ fn bench(c: &mut Criterion) {
     let detect = options.detect_options(px_per_mm);
     group.bench_function("blobs", |b| {
         b.iter(|| {
-            black_box(blobs::detect(height.view(), &detect, &|x, y| {
-                frame.is_skin(x, y)
-            }))
+            black_box(blobs::detect(
+                height.view(),
+                &detect,
+                &MappedSkin::new(&frame, Affine::IDENTITY),
+            ))
         });
     });
     group.finish();

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
+use super::region::Region;
 use crate::kernels::{Kernel1d, convolve_separable, plane_by_rows, prefetch};
 
 /// Blur of the first level of every octave, in that octave's pixels.
@@ -200,26 +201,39 @@ impl Dog<'_> {
 /// The pixels of an octave's noise sample: every fourth pixel of every fourth row that the region
 /// accepts, as flat indices per tile of `NOISE_TILE`² octave pixels (256 candidates a tile: plenty for
 /// a median; hair, eyes and background would inflate it). The region test is the costly part, so it is
-/// done once per octave and shared by the octave's levels.
-fn noise_samples(
-    (h, w): (usize, usize),
-    step: f64,
-    region: &(dyn Fn(f64, f64) -> bool + Sync),
-) -> Vec<Vec<usize>> {
-    let (th, tw) = (h.div_ceil(NOISE_TILE), w.div_ceil(NOISE_TILE));
-    (0..th * tw)
+/// done once per octave and shared by the octave's levels, and asked a row of samples at a time
+/// across a band of tiles (see [`Region`]).
+fn noise_samples((h, w): (usize, usize), step: f64, region: &dyn Region) -> Vec<Vec<usize>> {
+    const _: () = assert!(
+        NOISE_TILE.is_multiple_of(4),
+        "a tile's samples start on its first column"
+    );
+    let tw = w.div_ceil(NOISE_TILE);
+    let columns: Vec<usize> = (0..w).step_by(4).collect();
+    let xs: Vec<f64> = columns.iter().map(|&x| step * x as f64).collect();
+    let per_tile = NOISE_TILE / 4;
+    (0..h.div_ceil(NOISE_TILE))
         .into_par_iter()
-        .map(|t| {
-            let (ty, tx) = (t / tw, t % tw);
-            let mut sample = Vec::with_capacity(NOISE_TILE * NOISE_TILE / 16);
+        .flat_map_iter(|ty| {
+            let mut tiles: Vec<Vec<usize>> = (0..tw)
+                .map(|_| Vec::with_capacity(NOISE_TILE * NOISE_TILE / 16))
+                .collect();
+            let mut inside = vec![false; xs.len()];
             for y in (ty * NOISE_TILE..((ty + 1) * NOISE_TILE).min(h)).step_by(4) {
-                for x in (tx * NOISE_TILE..((tx + 1) * NOISE_TILE).min(w)).step_by(4) {
-                    if region(step * x as f64, step * y as f64) {
-                        sample.push(y * w + x);
+                region.contains_row(&xs, step * y as f64, &mut inside);
+                for ((tile, tile_columns), tile_inside) in tiles
+                    .iter_mut()
+                    .zip(columns.chunks(per_tile))
+                    .zip(inside.chunks(per_tile))
+                {
+                    for (&x, &accepted) in tile_columns.iter().zip(tile_inside) {
+                        if accepted {
+                            tile.push(y * w + x);
+                        }
                     }
                 }
             }
-            sample
+            tiles
         })
         .collect()
 }
@@ -322,7 +336,7 @@ pub struct DetectOptions {
 pub fn detect(
     height: ArrayView2<'_, f32>,
     options: &DetectOptions,
-    region: &(dyn Fn(f64, f64) -> bool + Sync),
+    region: &dyn Region,
 ) -> Vec<Blob> {
     detect_from(CowArray::from(height), options, region)
 }
@@ -334,7 +348,7 @@ pub fn detect(
 pub fn detect_owned(
     height: Array2<f32>,
     options: &DetectOptions,
-    region: &(dyn Fn(f64, f64) -> bool + Sync),
+    region: &dyn Region,
 ) -> Vec<Blob> {
     detect_from(CowArray::from(height), options, region)
 }
@@ -342,7 +356,7 @@ pub fn detect_owned(
 fn detect_from(
     height: CowArray<'_, f32, Ix2>,
     options: &DetectOptions,
-    region: &(dyn Fn(f64, f64) -> bool + Sync),
+    region: &dyn Region,
 ) -> Vec<Blob> {
     let (h, w) = height.dim();
     if h < 3 || w < 3 {
@@ -1356,7 +1370,7 @@ fn ideal_blob(radius: f64, px: f64, py: f64, inner_sigma: f32) -> Option<Blob> {
         min_depth: 0.0,
         inner_sigma,
     };
-    detect(img.view(), &options, &|_, _| true)
+    detect(img.view(), &options, &|_: f64, _: f64| true)
         .into_iter()
         .filter(|b| (b.x - cx).hypot(b.y - cy) < 0.5 * radius + 1.0)
         .max_by(|a, b| a.response.total_cmp(&b.response))
@@ -1607,7 +1621,7 @@ mod tests {
                     min_depth: 0.0,
                     inner_sigma,
                 };
-                let blob = detect(img.view(), &options, &|_, _| true)
+                let blob = detect(img.view(), &options, &|_: f64, _: f64| true)
                     .into_iter()
                     .max_by(|a, b| a.response.total_cmp(&b.response))
                     .unwrap();
@@ -1641,12 +1655,41 @@ mod tests {
                 min_depth: 0.0,
                 inner_sigma,
             };
-            let found: Vec<Blob> = detect(img.view(), &options, &|_, _| true)
+            let found: Vec<Blob> = detect(img.view(), &options, &|_: f64, _: f64| true)
                 .into_iter()
                 .filter(|b| b.x > 8.0 && b.x < 56.0 && b.y > 8.0 && b.y < 56.0)
                 .collect();
             assert!(found.is_empty(), "inner {inner_sigma}: {found:?}");
         }
+    }
+
+    /// The noise samples are the definition's: per tile, in raster order, every fourth pixel of
+    /// every fourth row whose input-pixel position (octave px × `step`) the region accepts; for a
+    /// plane whose sides are not multiples of the tile.
+    #[test]
+    fn noise_samples_are_every_fourth_accepted_pixel_per_tile() {
+        let (h, w) = (150, 203);
+        let step = 2.0;
+        let disc = |x: f64, y: f64| (x - 180.0).hypot(y - 140.0) < 120.0;
+        let samples = noise_samples((h, w), step, &disc);
+        let (th, tw) = (h.div_ceil(NOISE_TILE), w.div_ceil(NOISE_TILE));
+        assert_eq!(samples.len(), th * tw);
+        let mut accepted = 0;
+        for (t, tile) in samples.iter().enumerate() {
+            let (ty, tx) = (t / tw, t % tw);
+            let mut expected = Vec::new();
+            for y in (ty * NOISE_TILE..((ty + 1) * NOISE_TILE).min(h)).step_by(4) {
+                for x in (tx * NOISE_TILE..((tx + 1) * NOISE_TILE).min(w)).step_by(4) {
+                    if disc(step * x as f64, step * y as f64) {
+                        expected.push(y * w + x);
+                    }
+                }
+            }
+            assert_eq!(tile, &expected, "tile {t}");
+            accepted += tile.len();
+        }
+        // The disc cuts through tiles: some samples in, some out.
+        assert!(accepted > 100 && accepted < (h / 4) * (w / 4), "{accepted}");
     }
 
     #[test]
@@ -1659,12 +1702,12 @@ mod tests {
             min_depth: 0.05,
             inner_sigma: 0.0,
         };
-        let run = || detect(img.view(), &options, &|x, _| x < 200.0);
+        let run = || detect(img.view(), &options, &|x: f64, _: f64| x < 200.0);
         let inner = DetectOptions {
             inner_sigma: nominal_inner(),
             ..options
         };
-        let run_inner = || detect(img.view(), &inner, &|x, _| x < 200.0);
+        let run_inner = || detect(img.view(), &inner, &|x: f64, _: f64| x < 200.0);
         let one_inner = crate::kernels::testutil::with_threads(1, run_inner);
         assert!(!one_inner.is_empty());
         let one = crate::kernels::testutil::with_threads(1, run);

@@ -294,10 +294,7 @@ fn depressions(
     let pore_min_depth = options.pore_min_depth();
     let mut pores = Vec::new();
     let mut scars = Vec::new();
-    let skin = |x: f64, y: f64| {
-        let (bx, by) = to_baseline.apply(x, y);
-        frame.is_skin(bx, by)
-    };
+    let skin = MappedSkin::new(frame, *to_baseline);
     for blob in blobs::detect_owned(height, &detect, &skin) {
         let Some((radius, depth)) = calibration.size_and_depth(&blob) else {
             continue;
