@@ -1057,7 +1057,7 @@ impl LevelScan<'_> {
             w,
             noise,
             min_snr,
-            edge_limit,
+            ..
         } = *self;
         peaks.clear();
         let (upper, lower) = (&d.upper[y * w..(y + 1) * w], &d.lower[y * w..(y + 1) * w]);
@@ -1116,10 +1116,62 @@ impl LevelScan<'_> {
             }
         }
         for &(x, v, spread) in peaks.iter() {
-            if let Some(e) = extremum_at(d, below, above, w, x, y, v, edge_limit) {
+            if let Some(e) = self.extremum_at(x, y, v) {
                 found.push((e.0, e.1, e.2, e.3, f64::from(spread), e.4));
             }
         }
+    }
+
+    /// Whether `v = d(x, y)`, already a peak of its own level ([`peak_in_level`], which the scan applies
+    /// first because it reads only the two blur levels the scan has just read), also beats its 18
+    /// neighbours in the levels below and above and is round enough; if so its sub-pixel position,
+    /// sub-level offset, interpolated response and elongation.
+    fn extremum_at(&self, x: usize, y: usize, v: f32) -> Option<(f64, f64, f64, f64, f64)> {
+        let Self {
+            below,
+            d,
+            above,
+            w,
+            edge_limit,
+            ..
+        } = *self;
+        for dy in 0..3 {
+            for dx in 0..3 {
+                let k = (y + dy - 1) * w + x + dx - 1;
+                if below.at(k) >= v || above.at(k) >= v {
+                    return None;
+                }
+            }
+        }
+        let at = |a: Dog<'_>, yy: usize, xx: usize| f64::from(a.at(yy * w + xx));
+        let v = f64::from(v);
+        let dxx = at(d, y, x + 1) + at(d, y, x - 1) - 2.0 * v;
+        let dyy = at(d, y + 1, x) + at(d, y - 1, x) - 2.0 * v;
+        let dxy = 0.25
+            * (at(d, y + 1, x + 1) - at(d, y + 1, x - 1) - at(d, y - 1, x + 1)
+                + at(d, y - 1, x - 1));
+        let det = dxx * dyy - dxy * dxy;
+        let trace = dxx + dyy;
+        if det <= 0.0 || trace * trace / det >= edge_limit {
+            return None;
+        }
+        // Solve (r + 1)²/r = t for r ≥ 1: r = (t − 2 + √(t² − 4t)) / 2.
+        let t = (trace * trace / det).max(4.0);
+        let elongation = 0.5 * (t - 2.0 + (t * t - 4.0 * t).sqrt());
+        let parabola = |minus: f64, plus: f64| -> f64 {
+            let curvature = minus - 2.0 * v + plus;
+            if curvature < 0.0 {
+                (0.5 * (minus - plus) / curvature).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            }
+        };
+        let ox = parabola(at(d, y, x - 1), at(d, y, x + 1));
+        let oy = parabola(at(d, y - 1, x), at(d, y + 1, x));
+        let (sm, sp) = (at(below, y, x), at(above, y, x));
+        let os = parabola(sm, sp);
+        let response = v - 0.25 * (sm - sp) * os;
+        Some((x as f64 + ox, y as f64 + oy, os, response, elongation))
     }
 }
 
@@ -1149,8 +1201,8 @@ fn over_bound(upper: &[f32], lower: &[f32], inv: f32, bound: f32) -> u32 {
 }
 
 /// Whether `v = d(x, y)` beats its 8 neighbours in its own level (ties go to the first in raster
-/// order): the first half of the extremum test, which the scan applies as it reads; [`extremum_at`]
-/// does the rest for the peaks it finds.
+/// order): the first half of the extremum test, which the scan applies as it reads;
+/// [`LevelScan::extremum_at`] does the rest for the peaks it finds.
 #[inline]
 fn peak_in_level(d: Dog<'_>, w: usize, x: usize, y: usize, v: f32) -> bool {
     for dy in 0..3 {
@@ -1163,59 +1215,6 @@ fn peak_in_level(d: Dog<'_>, w: usize, x: usize, y: usize, v: f32) -> bool {
         }
     }
     true
-}
-
-/// Whether `v = d(x, y)`, already a peak of its own level ([`peak_in_level`], which the scan applies
-/// first because it reads only the two blur levels the scan has just read), also beats its 18
-/// neighbours in the levels below and above and is round enough; if so its sub-pixel position,
-/// sub-level offset, interpolated response and elongation.
-#[allow(clippy::too_many_arguments)] // the scan's state, passed rather than rebuilt per survivor
-fn extremum_at(
-    d: Dog<'_>,
-    below: Dog<'_>,
-    above: Dog<'_>,
-    w: usize,
-    x: usize,
-    y: usize,
-    v: f32,
-    edge_limit: f64,
-) -> Option<(f64, f64, f64, f64, f64)> {
-    for dy in 0..3 {
-        for dx in 0..3 {
-            let k = (y + dy - 1) * w + x + dx - 1;
-            if below.at(k) >= v || above.at(k) >= v {
-                return None;
-            }
-        }
-    }
-    let at = |a: Dog<'_>, yy: usize, xx: usize| f64::from(a.at(yy * w + xx));
-    let v = f64::from(v);
-    let dxx = at(d, y, x + 1) + at(d, y, x - 1) - 2.0 * v;
-    let dyy = at(d, y + 1, x) + at(d, y - 1, x) - 2.0 * v;
-    let dxy = 0.25
-        * (at(d, y + 1, x + 1) - at(d, y + 1, x - 1) - at(d, y - 1, x + 1) + at(d, y - 1, x - 1));
-    let det = dxx * dyy - dxy * dxy;
-    let trace = dxx + dyy;
-    if det <= 0.0 || trace * trace / det >= edge_limit {
-        return None;
-    }
-    // Solve (r + 1)²/r = t for r ≥ 1: r = (t − 2 + √(t² − 4t)) / 2.
-    let t = (trace * trace / det).max(4.0);
-    let elongation = 0.5 * (t - 2.0 + (t * t - 4.0 * t).sqrt());
-    let parabola = |minus: f64, plus: f64| -> f64 {
-        let curvature = minus - 2.0 * v + plus;
-        if curvature < 0.0 {
-            (0.5 * (minus - plus) / curvature).clamp(-0.5, 0.5)
-        } else {
-            0.0
-        }
-    };
-    let ox = parabola(at(d, y, x - 1), at(d, y, x + 1));
-    let oy = parabola(at(d, y - 1, x), at(d, y + 1, x));
-    let (sm, sp) = (at(below, y, x), at(above, y, x));
-    let os = parabola(sm, sp);
-    let response = v - 0.25 * (sm - sp) * os;
-    Some((x as f64 + ox, y as f64 + oy, os, response, elongation))
 }
 
 /// The detector's size calibration: peak scale → half-depth radius and response per unit depth,
