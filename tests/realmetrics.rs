@@ -62,24 +62,6 @@ enum Check {
     Additions(usize),
 }
 
-fn null_look(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Look {
-    let mut sym = |max: f64| rng.random_range(-max..=max);
-    let rotation = sym(8f64).to_radians();
-    let scale = 1.0 + sym(0.1);
-    let (tx, ty) = (sym(0.04) * w as f64, sym(0.04) * h as f64);
-    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
-    let about_centre = Affine::similarity(1.0, 0.0, cx + tx, cy + ty)
-        .after(&Affine::similarity(scale, rotation, 0.0, 0.0))
-        .after(&Affine::similarity(1.0, 0.0, -cx, -cy));
-    Look {
-        to_baseline: about_centre,
-        gain: 1.0 + sym(0.2),
-        gamma: 1.0 + sym(0.1),
-        white_balance: [1.0 + sym(0.05), 1.0, 1.0 + sym(0.05)],
-        ..Look::identity(80 + (sym(1.0).abs() * 15.0) as u8)
-    }
-}
-
 /// Pores placed on free skin: inside the region an identity session would be measured on, at least
 /// three radii plus the existing pore's radius from every pore the baseline already has.
 fn added_pores(
@@ -266,14 +248,14 @@ fn main() -> ExitCode {
             }
         };
         let (h, w) = photo.luminance.dim();
-        let mut rng = ChaCha8Rng::seed_from_u64(0x5EED_0005 + index as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(session::NULL_LOOK_SEED + index as u64);
         // Run 1: the original file is the baseline. Null looks (JPEG re-encoding among them) and the
         // attenuation are read against what the clinic's camera gave.
         let mut cases = Vec::new();
         for k in 0..3 {
             cases.push(Case {
                 name: format!("null{k}"),
-                look: null_look(&mut rng, w, h),
+                look: session::null_look(&mut rng, w, h),
                 check: Check::Null,
             });
         }

@@ -4,6 +4,8 @@
 
 use image::codecs::jpeg::JpegEncoder;
 use ndarray::{Array2, Zip};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use skintex::align::geometry::Affine;
 use skintex::io::Photo;
@@ -48,6 +50,33 @@ impl Look {
             pores: Vec::new(),
             quality,
         }
+    }
+}
+
+/// The seed of portrait `index`'s random looks in `tests/realmetrics.rs` (the seed is this + `index`,
+/// the place of the portrait in the sorted list).
+#[allow(dead_code)] // `tests/realdata.rs` shares this module and has no null looks
+pub const NULL_LOOK_SEED: u64 = 0x5EED_0005;
+
+/// A null look of the real-portrait suite: a similarity about the photo's centre (rotation ±8°, scale
+/// ±10 %, shift ±4 % of each side), gain ±20 %, gamma ±10 %, white balance ±5 % on red and blue, JPEG
+/// quality 80–95; drawn in that order from `rng`.
+#[allow(dead_code)] // `tests/realdata.rs` shares this module and has no null looks
+pub fn null_look(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Look {
+    let mut sym = |max: f64| rng.random_range(-max..=max);
+    let rotation = sym(8f64).to_radians();
+    let scale = 1.0 + sym(0.1);
+    let (tx, ty) = (sym(0.04) * w as f64, sym(0.04) * h as f64);
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    let about_centre = Affine::similarity(1.0, 0.0, cx + tx, cy + ty)
+        .after(&Affine::similarity(scale, rotation, 0.0, 0.0))
+        .after(&Affine::similarity(1.0, 0.0, -cx, -cy));
+    Look {
+        to_baseline: about_centre,
+        gain: 1.0 + sym(0.2),
+        gamma: 1.0 + sym(0.1),
+        white_balance: [1.0 + sym(0.05), 1.0, 1.0 + sym(0.05)],
+        ..Look::identity(80 + (sym(1.0).abs() * 15.0) as u8)
     }
 }
 
