@@ -24,8 +24,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use skintex::align::geometry::Affine;
 use skintex::io::{LoadOptions, decode_photo};
-use skintex::pipeline::{AnalyzeOptions, analyze_patient};
-use skintex::series::discover_patient;
 
 #[path = "../tests/common/session.rs"]
 mod session;
@@ -116,31 +114,13 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
         ("whole-pixel shift (16, 16)".into(), shift(16.0, 16.0)),
         ("the whole look".into(), look),
     ];
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let patient_dir = dir.path().join("P");
-    let put = |session: &str, bytes: &[u8]| -> Result<(), String> {
-        let d = patient_dir.join(session);
-        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-        std::fs::write(d.join("front.jpg"), bytes).map_err(|e| e.to_string())
-    };
-    put("2026-01-01_baseline", &original)?;
-    for (i, (_, look)) in sessions.iter().enumerate() {
-        put(
-            &format!("2026-02-{:02}_s{i}", i + 1),
-            &session::render(&photo, look),
-        )?;
-    }
-    let patient = discover_patient(&patient_dir, "P".into());
-    let output = analyze_patient(&patient, &AnalyzeOptions::default(), &|_| {});
-    let report = output.report;
-    if !report.errors.is_empty() {
-        return Err(format!("pipeline errors: {:?}", report.errors));
-    }
-    let measured = &report.views[0].sessions;
-    let baseline = measured[0]
-        .metrics
-        .as_ref()
-        .ok_or("baseline not measured")?;
+    let labels: Vec<String> = (0..sessions.len()).map(|i| format!("s{i}")).collect();
+    let runs: Vec<(&str, &Look)> = labels
+        .iter()
+        .zip(&sessions)
+        .map(|(label, (_, look))| (label.as_str(), look))
+        .collect();
+    let (baseline, measured) = session::run_patient(&original, &photo, &runs)?;
     println!(
         "original file: Sq {:.5}, Sa {:.5}, {} pores, {} scars ({:.0} px²)",
         baseline.roughness.sq,
@@ -150,8 +130,8 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
         baseline.scars.area_px
     );
     let percent = |v: f64, base: f64| 100.0 * (v / base - 1.0);
-    for ((name, _), entry) in sessions.iter().zip(&measured[1..]) {
-        let Some(m) = &entry.metrics else {
+    for ((name, _), metrics) in sessions.iter().zip(&measured) {
+        let Some(m) = metrics else {
             println!("{name:>28}: not measured");
             continue;
         };

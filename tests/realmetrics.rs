@@ -38,8 +38,6 @@ use skintex::align::geometry::Affine;
 use skintex::io::{LoadOptions, Photo, decode_photo};
 use skintex::metrics::skin::SkinMask;
 use skintex::metrics::{Frame, MetricOptions, Scale, SessionMetrics};
-use skintex::pipeline::{AnalyzeOptions, analyze_patient};
-use skintex::series::discover_patient;
 
 #[path = "common/realdata.rs"]
 mod realdata;
@@ -114,32 +112,8 @@ fn run_patient(
     photo: &Photo,
     cases: &[Case],
 ) -> Result<(SessionMetrics, Vec<Option<SessionMetrics>>), String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let patient_dir = dir.path().join("P");
-    let put = |session: &str, bytes: &[u8]| -> Result<(), String> {
-        let d = patient_dir.join(session);
-        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-        std::fs::write(d.join("front.jpg"), bytes).map_err(|e| e.to_string())
-    };
-    put("2026-01-01_baseline", baseline_bytes)?;
-    for (i, case) in cases.iter().enumerate() {
-        put(
-            &format!("2026-02-{:02}_{}", i + 1, case.name),
-            &session::render(photo, &case.look),
-        )?;
-    }
-    let patient = discover_patient(&patient_dir, "P".into());
-    let output = analyze_patient(&patient, &AnalyzeOptions::default(), &|_| {});
-    let report = output.report;
-    if !report.errors.is_empty() {
-        return Err(format!("pipeline errors: {:?}", report.errors));
-    }
-    let sessions = &report.views[0].sessions;
-    let baseline = sessions[0].metrics.clone().ok_or("baseline not measured")?;
-    Ok((
-        baseline,
-        sessions[1..].iter().map(|s| s.metrics.clone()).collect(),
-    ))
+    let sessions: Vec<(&str, &Look)> = cases.iter().map(|c| (c.name.as_str(), &c.look)).collect();
+    session::run_patient(baseline_bytes, photo, &sessions)
 }
 
 fn percent(session: f64, baseline: f64) -> f64 {

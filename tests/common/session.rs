@@ -12,7 +12,10 @@ use skintex::io::Photo;
 use skintex::io::colour::linear_to_srgb;
 use skintex::kernels::gaussian_blur;
 use skintex::kernels::warp::{Interpolation, warp};
+use skintex::metrics::SessionMetrics;
 use skintex::metrics::blobs::soft_disk_coverage;
+use skintex::pipeline::{AnalyzeOptions, analyze_patient};
+use skintex::series::discover_patient;
 
 /// A pore added to the photo: centre (baseline px), half-depth radius (px) and contrast.
 #[derive(Debug, Clone, Copy)]
@@ -156,4 +159,42 @@ pub fn render(photo: &Photo, look: &Look) -> Vec<u8> {
         .encode(&bytes, w as u32, h as u32, image::ExtendedColorType::Rgb8)
         .expect("encode session");
     out
+}
+
+/// Runs the whole pipeline (discovery, decoding, registration, photometric map, metrics) on a patient
+/// whose baseline is the file `baseline_bytes` and whose later sessions are `photo` rendered with each
+/// look of `sessions`, in order, under its label (a folder name: letters, digits, `.`, `-`); returns
+/// the baseline's metrics and each session's (`None`: not measured).
+#[allow(dead_code)] // `tests/realdata.rs` shares this module and measures no metrics
+pub fn run_patient(
+    baseline_bytes: &[u8],
+    photo: &Photo,
+    sessions: &[(&str, &Look)],
+) -> Result<(SessionMetrics, Vec<Option<SessionMetrics>>), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let patient_dir = dir.path().join("P");
+    let put = |session: &str, bytes: &[u8]| -> Result<(), String> {
+        let d = patient_dir.join(session);
+        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+        std::fs::write(d.join("front.jpg"), bytes).map_err(|e| e.to_string())
+    };
+    put("2026-01-01_baseline", baseline_bytes)?;
+    for (i, (label, look)) in sessions.iter().enumerate() {
+        put(
+            &format!("2026-02-{:02}_{label}", i + 1),
+            &render(photo, look),
+        )?;
+    }
+    let patient = discover_patient(&patient_dir, "P".into());
+    let output = analyze_patient(&patient, &AnalyzeOptions::default(), &|_| {});
+    let report = output.report;
+    if !report.errors.is_empty() {
+        return Err(format!("pipeline errors: {:?}", report.errors));
+    }
+    let measured = &report.views[0].sessions;
+    let baseline = measured[0].metrics.clone().ok_or("baseline not measured")?;
+    Ok((
+        baseline,
+        measured[1..].iter().map(|s| s.metrics.clone()).collect(),
+    ))
 }
