@@ -76,11 +76,11 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
             .after(&Affine::similarity(s, 0.0, 0.0, 0.0))
             .after(&Affine::similarity(1.0, 0.0, -cx, -cy))
     };
-    let lossless = |to_baseline: Affine| Look {
+    let at_q100 = |to_baseline: Affine| Look {
         to_baseline,
         ..Look::identity(100)
     };
-    let shift = |dx: f64, dy: f64| lossless(Affine::similarity(1.0, 0.0, dx, dy));
+    let shift = |dx: f64, dy: f64| at_q100(Affine::similarity(1.0, 0.0, dx, dy));
     println!(
         "null look {which} of portrait {index}: scale {scale:.4}, gain {:.3}, gamma {:.3}, white \
          balance {:.3}/{:.3}, JPEG q{}",
@@ -102,11 +102,11 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
                 ..Look::identity(100)
             },
         ),
-        ("warp only".into(), lossless(geometry)),
-        ("its scale only".into(), lossless(about_centre(scale))),
+        ("warp only".into(), at_q100(geometry)),
+        ("its scale only".into(), at_q100(about_centre(scale))),
         (
             "its rotation and shift only".into(),
-            lossless(about_centre(1.0 / scale).after(&geometry)),
+            at_q100(about_centre(1.0 / scale).after(&geometry)),
         ),
         ("half-pixel shift".into(), shift(0.5, 0.5)),
         ("whole-pixel shift (1, 1)".into(), shift(1.0, 1.0)),
