@@ -23,7 +23,8 @@
 //! test for Sq and Sa, invariance of Sq and Sa to exposure gain, tone curve and white balance, and the
 //! attenuation — so they cannot regress, and prints every other criterion that is missed as an
 //! `OPEN:` line with its figure: every pore-count criterion (null, invariance, additions) and the
-//! scar-area null test.
+//! scar-area null test. `examples/null_looks.rs` takes one null look apart (JPEG, exposure, warp,
+//! whole- and half-pixel shifts, each alone) to show which part of it moves a figure.
 //!
 //! A plain `main` so that its table, or why it skipped, is always printed.
 
