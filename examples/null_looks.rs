@@ -106,7 +106,9 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
         ("its scale only".into(), at_q100(about_centre(scale))),
         (
             "its rotation and shift only".into(),
-            at_q100(about_centre(1.0 / scale).after(&geometry)),
+            // The look's own map with its scale taken out first: T(c + t)·R·S·T(−c) after
+            // T(c)·S⁻¹·T(−c) is T(c + t)·R·T(−c), the same rotation and shift.
+            at_q100(geometry.after(&about_centre(1.0 / scale))),
         ),
         ("half-pixel shift".into(), shift(0.5, 0.5)),
         ("whole-pixel shift (1, 1)".into(), shift(1.0, 1.0)),

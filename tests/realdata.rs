@@ -26,6 +26,8 @@ use skintex::metrics::skin::SkinMask;
 #[path = "common/realdata.rs"]
 mod realdata;
 #[path = "common/session.rs"]
+#[allow(dead_code)]
+// the renderer only: the null looks and the pipeline runner are the metric suite's
 mod session;
 use session::Look;
 

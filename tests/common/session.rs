@@ -58,13 +58,11 @@ impl Look {
 
 /// The seed of portrait `index`'s random looks in `tests/realmetrics.rs` (the seed is this + `index`,
 /// the place of the portrait in the sorted list).
-#[allow(dead_code)] // `tests/realdata.rs` shares this module and has no null looks
 pub const NULL_LOOK_SEED: u64 = 0x5EED_0005;
 
 /// A null look of the real-portrait suite: a similarity about the photo's centre (rotation ±8°, scale
 /// ±10 %, shift ±4 % of each side), gain ±20 %, gamma ±10 %, white balance ±5 % on red and blue, JPEG
 /// quality 80–95; drawn in that order from `rng`.
-#[allow(dead_code)] // `tests/realdata.rs` shares this module and has no null looks
 pub fn null_look(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Look {
     let mut sym = |max: f64| rng.random_range(-max..=max);
     let rotation = sym(8f64).to_radians();
@@ -165,7 +163,6 @@ pub fn render(photo: &Photo, look: &Look) -> Vec<u8> {
 /// whose baseline is the file `baseline_bytes` and whose later sessions are `photo` rendered with each
 /// look of `sessions`, in order, under its label (a folder name: letters, digits, `.`, `-`); returns
 /// the baseline's metrics and each session's (`None`: not measured).
-#[allow(dead_code)] // `tests/realdata.rs` shares this module and measures no metrics
 pub fn run_patient(
     baseline_bytes: &[u8],
     photo: &Photo,
