@@ -16,7 +16,8 @@
 //!   ISO Gaussian low-pass with 50 % transmission at 4 mm, which passes ≥ 94 % of every wavelength
 //!   under 2 mm (a low-pass at 2 mm itself would scale 2 mm detail by only (1 + k)/2, not k);
 //! - **additions**: 150 soft-disk pores (radius 0.1–0.2 mm, contrast 20–30 %) added to free skin inside
-//!   the measured region: the pore count must rise by 150 within ±15 %. The baseline of that run is the
+//!   the measured region and inside rectangles of bare facial skin drawn for each portrait
+//!   ([`SKIN_BOXES`]): the pore count must rise by 150 within ±15 %. The baseline of that run is the
 //!   same photo through the same JPEG encoder, so the pores are the only difference.
 //!
 //! **Not all of these hold yet** (issue 5 is open). The suite fails on the criteria that hold — the null
@@ -61,11 +62,68 @@ enum Check {
     Additions(usize),
 }
 
-/// Pores placed on free skin: inside the region an identity session would be measured on, at least
-/// three radii plus the existing pore's radius from every pore the baseline already has.
+/// Where on each portrait the added pores go: rectangles `[x0, y0, x1, y1]` (px of the decoded photo)
+/// of bare facial skin — forehead, cheeks, chin — drawn by eye on the photos, clear of hair, brows,
+/// lashes, eyes, lips, nostrils and beard (freckles are skin and stay in). The criterion adds pores
+/// to real skin; the measured region is the skin-colour rule's, which on these portraits also holds
+/// hair strands, a background wall and foliage, and pores drawn on those are not pores to find (on
+/// `pexels-mateus-souza` 25 of 150 placed over the whole region had no blob at all, and most of the 18
+/// that `pexels-aadil` missed lay on hair, brows or lashes, looked at one by one). What the region
+/// holds is the null test's and the mask's concern, not this one's.
+const SKIN_BOXES: &[(&str, &[[f64; 4]])] = &[
+    (
+        "pexels-aadil-2598024.jpg",
+        &[
+            [1300.0, 950.0, 2550.0, 1450.0],
+            [850.0, 2400.0, 1450.0, 2950.0],
+            [2300.0, 2400.0, 2900.0, 2950.0],
+            [1500.0, 3680.0, 2200.0, 3900.0],
+        ],
+    ),
+    (
+        "pexels-ike-louie-natividad-2709388.jpg",
+        &[
+            [1150.0, 1650.0, 1900.0, 1950.0],
+            [2050.0, 2700.0, 2650.0, 3400.0],
+            [1020.0, 2950.0, 1250.0, 3250.0],
+            [1750.0, 3700.0, 2350.0, 4000.0],
+        ],
+    ),
+    (
+        "pexels-mateus-souza-3586798.jpg",
+        &[
+            [1350.0, 1900.0, 2050.0, 2100.0],
+            [1230.0, 2620.0, 1440.0, 3000.0],
+            [1950.0, 2600.0, 2350.0, 2980.0],
+            [1500.0, 3400.0, 1900.0, 3600.0],
+        ],
+    ),
+    (
+        "pexels-simon-robben-614810.jpg",
+        &[
+            [1550.0, 750.0, 2900.0, 1150.0],
+            [1450.0, 1850.0, 1950.0, 2250.0],
+            [2600.0, 1850.0, 3050.0, 2250.0],
+        ],
+    ),
+];
+
+/// The skin rectangles drawn for portrait `name`; `None` for a portrait without any (then pores go
+/// anywhere in the measured region, and the suite says so).
+fn skin_boxes(name: &str) -> Option<&'static [[f64; 4]]> {
+    SKIN_BOXES
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, boxes)| *boxes)
+}
+
+/// Pores placed on free skin: inside the region an identity session would be measured on and inside
+/// one of `boxes` (when given), at least three radii plus the existing pore's diameter from every
+/// pore the baseline already has.
 fn added_pores(
     photo: &Photo,
     existing: &[[f64; 3]],
+    boxes: Option<&[[f64; 4]]>,
     n: usize,
     rng: &mut ChaCha8Rng,
 ) -> Vec<AddedPore> {
@@ -87,14 +145,24 @@ fn added_pores(
             rng.random_range(0.0..h as f64),
         );
         let radius = rng.random_range(2.0..4.0);
-        let inside = frame.in_cells(&common, x, y);
-        let clear = existing
-            .iter()
-            .all(|p| (p[0] - x).hypot(p[1] - y) > 3.0 * radius + p[2])
-            && pores
+        // A pore's whole disk inside a box, not only its centre.
+        let reach = 1.3 * radius;
+        let on_skin = boxes.is_none_or(|boxes| {
+            boxes.iter().any(|b| {
+                x - reach >= b[0] && y - reach >= b[1] && x + reach <= b[2] && y + reach <= b[3]
+            })
+        });
+        let inside = on_skin && frame.in_cells(&common, x, y);
+        // Asked only of points inside: most draws miss the rectangles.
+        let clear = || {
+            existing
                 .iter()
-                .all(|p| (p.x - x).hypot(p.y - y) > 3.0 * (radius + p.radius));
-        if inside && clear {
+                .all(|p| (p[0] - x).hypot(p[1] - y) > 3.0 * radius + p[2])
+                && pores
+                    .iter()
+                    .all(|p| (p.x - x).hypot(p.y - y) > 3.0 * (radius + p.radius))
+        };
+        if inside && clear() {
             pores.push(AddedPore {
                 x,
                 y,
@@ -313,7 +381,14 @@ fn main() -> ExitCode {
         })
         .collect();
         // Additions need the baseline's pores to place new ones on free skin.
-        let added = added_pores(&photo, &baseline.pores.positions, 150, &mut rng);
+        let boxes = skin_boxes(&name);
+        if boxes.is_none() {
+            println!(
+                "realmetrics: {name}: no skin rectangles drawn for it; added pores go anywhere in \
+                 the measured region"
+            );
+        }
+        let added = added_pores(&photo, &baseline.pores.positions, boxes, 150, &mut rng);
         let n = added.len();
         cases.push(Case {
             name: "added".into(),
