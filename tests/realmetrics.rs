@@ -450,7 +450,8 @@ fn main() -> ExitCode {
                 .collect();
             let lost = lost_pores.len();
             // The added pores change only the pixels around them and the 16-px JPEG blocks they
-            // fall in, so the pores lost near them (within a noise tile's side) are lost through the
+            // fall in (and the photometric slope by a hair, a uniform scale that cancels in the
+            // SNR), so the pores lost near them (within a noise tile's side) are lost through the
             // local spread an added pore moves, and the others through what couples detection
             // across tiles (a tile short of skin takes the whole region's spread).
             let near_added = lost_pores
