@@ -70,12 +70,7 @@ fn run(path: &str, index: u64, which: usize) -> Result<(), String> {
     let look = looks[which].clone();
     let geometry = look.to_baseline;
     let scale = geometry.scale();
-    let about_centre = |s: f64| {
-        let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
-        Affine::similarity(1.0, 0.0, cx, cy)
-            .after(&Affine::similarity(s, 0.0, 0.0, 0.0))
-            .after(&Affine::similarity(1.0, 0.0, -cx, -cy))
-    };
+    let about_centre = |s: f64| session::about_centre((w, h), s, 0.0, (0.0, 0.0));
     let at_q100 = |to_baseline: Affine| Look {
         to_baseline,
         ..Look::identity(100)

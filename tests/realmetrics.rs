@@ -62,6 +62,10 @@ enum Check {
     Additions(usize),
 }
 
+/// The side of the blob detector's noise tiles at full resolution (`NOISE_TILE` in
+/// `src/metrics/blobs.rs`): an added pore moves the noise spread of the tile it falls in.
+const NOISE_TILE_PX: f64 = 64.0;
+
 /// Where on each portrait the added pores go: rectangles `[x0, y0, x1, y1]` (px of the decoded photo)
 /// of bare facial skin — forehead, cheeks, chin — drawn by eye on the photos, clear of hair, brows,
 /// lashes, eyes, lips, nostrils and beard (freckles are skin and stay in). The criterion adds pores
@@ -145,7 +149,8 @@ fn added_pores(
             rng.random_range(0.0..h as f64),
         );
         let radius = rng.random_range(2.0..4.0);
-        // A pore's whole disk inside a box, not only its centre.
+        // A pore's whole disk inside a box, not only its centre (a soft disk reaches 1.3 radii:
+        // `skintex::metrics::blobs::soft_disk`).
         let reach = 1.3 * radius;
         let on_skin = boxes.is_none_or(|boxes| {
             boxes.iter().any(|b| {
@@ -460,12 +465,13 @@ fn main() -> ExitCode {
                     case.look
                         .pores
                         .iter()
-                        .any(|a| (a.x - q[0]).hypot(a.y - q[1]) < 64.0)
+                        .any(|a| (a.x - q[0]).hypot(a.y - q[1]) < NOISE_TILE_PX)
                 })
                 .count();
             println!(
                 "realmetrics: {name} {:>10}: {found} of the {n} added pores found in place, {lost} \
-                 baseline pores lost ({near_added} of them within 64 px of an added one)",
+                 baseline pores lost ({near_added} of them within {NOISE_TILE_PX} px of an added \
+                 one)",
                 case.name
             );
             println!(

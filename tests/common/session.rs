@@ -67,18 +67,28 @@ pub fn null_look(rng: &mut ChaCha8Rng, w: usize, h: usize) -> Look {
     let mut sym = |max: f64| rng.random_range(-max..=max);
     let rotation = sym(8f64).to_radians();
     let scale = 1.0 + sym(0.1);
-    let (tx, ty) = (sym(0.04) * w as f64, sym(0.04) * h as f64);
-    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
-    let about_centre = Affine::similarity(1.0, 0.0, cx + tx, cy + ty)
-        .after(&Affine::similarity(scale, rotation, 0.0, 0.0))
-        .after(&Affine::similarity(1.0, 0.0, -cx, -cy));
+    let shift = (sym(0.04) * w as f64, sym(0.04) * h as f64);
     Look {
-        to_baseline: about_centre,
+        to_baseline: about_centre((w, h), scale, rotation, shift),
         gain: 1.0 + sym(0.2),
         gamma: 1.0 + sym(0.1),
         white_balance: [1.0 + sym(0.05), 1.0, 1.0 + sym(0.05)],
         ..Look::identity(80 + (sym(1.0).abs() * 15.0) as u8)
     }
+}
+
+/// The similarity that scales by `scale` and rotates by `rotation` (radians) about the centre of a
+/// `w` × `h` photo, then shifts by `shift` px: T(c + shift)·R·S·T(−c).
+pub fn about_centre(
+    (w, h): (usize, usize),
+    scale: f64,
+    rotation: f64,
+    (tx, ty): (f64, f64),
+) -> Affine {
+    let (cx, cy) = ((w as f64 - 1.0) / 2.0, (h as f64 - 1.0) / 2.0);
+    Affine::similarity(1.0, 0.0, cx + tx, cy + ty)
+        .after(&Affine::similarity(scale, rotation, 0.0, 0.0))
+        .after(&Affine::similarity(1.0, 0.0, -cx, -cy))
 }
 
 /// Renders the session as JPEG bytes: changes to the skin first (detail, pores, in the photo's frame),
