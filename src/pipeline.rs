@@ -24,6 +24,7 @@ use crate::align::photometric::{self, PhotometricMap, Shading};
 use crate::align::preview::{PreviewSource, aligned_preview};
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
+use crate::metrics::face::{FaceBox, find_face};
 use crate::metrics::pigment::HalfColour;
 use crate::metrics::skin::SkinMask;
 use crate::metrics::tiles::{self, TileSums, metrics_for};
@@ -99,6 +100,8 @@ struct BaselineFrame {
     size: (usize, usize),
     frame: Frame,
     scale: Scale,
+    /// The face the measured region is limited to (none without a face found, or with an roi).
+    face: Option<FaceBox>,
 }
 
 /// One session's outcome before it becomes a report entry.
@@ -344,6 +347,7 @@ pub fn analyze_patient(
             let measured = entries.iter().any(|e| e.metrics.is_some());
             views.push(ViewReport {
                 view,
+                face: baseline_frame.as_ref().ok().and_then(|f| f.face),
                 sessions: entries,
                 trends,
                 noise_floors: measured.then_some(options.change.noise),
@@ -474,9 +478,23 @@ fn process_baseline(
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
     let scale = Scale::new(patient.config.mm_per_px);
     // Skin colour minus what is skin-coloured but not skin surface (brows, lashes, hair, nostrils):
-    // every strand would read as a pore.
-    let skin = SkinMask::detect(&photo.rgb)
-        .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px());
+    // every strand would read as a pore. Without an roi the face limits the region too (a
+    // skin-coloured backdrop is not skin); an roi is the clinic's own choice of skin (a neck, a scar
+    // on the jaw) and is measured as given. The detector's cascade runs on one thread (see
+    // metrics/face.rs), beside the mask's parallel work.
+    let (skin, face) = rayon::join(
+        || {
+            SkinMask::detect(&photo.rgb)
+                .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px())
+        },
+        || {
+            roi.is_none()
+                .then(|| find_face(photo.luminance.view()))
+                .flatten()
+        },
+    );
+    // The metrics measure the face's skin only; the alignment keeps the whole skin mask, as before.
+    let measured_skin = face.map(|f| skin.within(|x, y| f.contains(x, y)));
     let shading = Shading::new(&photo.rgb);
     // Scars are told from pigment spots by their colour; half resolution does for that, and the
     // full-resolution planes go before the metrics' temporaries are allocated (144 MB at 12 MP; the
@@ -484,7 +502,12 @@ fn process_baseline(
     let colour = HalfColour::new(&photo.rgb);
     let Photo { rgb, luminance, .. } = photo;
     drop(rgb);
-    let region = Frame::new(&skin, roi, options.metrics.filter_margin_px(&scale), size);
+    let region = Frame::new(
+        measured_skin.as_ref().unwrap_or(&skin),
+        roi,
+        options.metrics.filter_margin_px(&scale),
+        size,
+    );
     let measurement = measure(
         luminance.view(),
         &colour,
@@ -501,6 +524,7 @@ fn process_baseline(
         size,
         frame: region,
         scale,
+        face,
     };
     BaselineOutcome {
         processed: Processed {

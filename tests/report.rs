@@ -113,6 +113,10 @@ fn every_output_is_written_and_nothing_temporary_is_left() {
             assert!(dir.join(file).is_file(), "{patient}/{file}");
         }
         let report = read_json(&dir.join("report.json"));
+        // Synthetic skin has no face: the region is all skin, and both reports say so.
+        assert!(report["views"][0].get("face").is_none(), "{patient}");
+        let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(page.contains("No frontal face limits"), "{patient}");
         for s in report["views"][0]["sessions"].as_array().unwrap() {
             for path in [&s["alignment"]["preview"], &s["roughness_change_map"]] {
                 if let Some(p) = path.as_str() {

@@ -15,6 +15,7 @@
 //! length is in baseline pixels (`_px` fields; `_mm` and `_per_cm2` are null).
 
 pub mod blobs;
+pub mod face;
 pub mod measure;
 pub mod pigment;
 pub mod pores;

@@ -153,6 +153,23 @@ impl SkinMask {
         }
     }
 
+    /// The mask without the cells whose centre (full-resolution px) `keep` refuses: the measured skin
+    /// limited to the face ([`super::face::FaceBox::contains`]).
+    #[must_use]
+    pub fn within(&self, keep: impl Fn(f64, f64) -> bool) -> Self {
+        let f = self.factor;
+        let centre = |i: usize| (i * f) as f64 + 0.5 * (f as f64 - 1.0);
+        let mask = Array2::from_shape_fn(self.mask.dim(), |(i, j)| {
+            self.mask[[i, j]] && keep(centre(j), centre(i))
+        });
+        let fraction = mask.iter().filter(|&&m| m).count() as f64 / mask.len().max(1) as f64;
+        Self {
+            mask,
+            factor: f,
+            fraction,
+        }
+    }
+
     /// Whether full-resolution pixel `(x, y)` is skin (false outside the photo).
     #[must_use]
     pub fn contains(&self, x: f64, y: f64) -> bool {

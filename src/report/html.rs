@@ -247,6 +247,16 @@ fn view_section(
                 "Noise floors: texture " (floors.texture) " %, pores "
                 (floors.pores) " %, scars " (floors.scars) " %."
             }
+            p.muted.small {
+                @if let Some(face) = &view.face {
+                    "Measured region: the skin within the face found in the baseline photo "
+                    "(detector score " (format!("{:.1}", face.score)) ")."
+                } @else {
+                    "No frontal face limits the measured region: none was found in the baseline "
+                    "photo (a close-up, a view from the side), or series.toml gives an roi, which "
+                    "is measured as given. The region is the photo's skin-coloured surface."
+                }
+            }
         }
         (alignment_table(view))
         (charts(view, defs))
