@@ -19,9 +19,9 @@ use skintex::align::geometry::Affine;
 use skintex::io::{LoadOptions, Photo, decode_photo};
 use skintex::metrics::blobs;
 use skintex::metrics::pigment::HalfColour;
-use skintex::metrics::skin::SkinMask;
+use skintex::metrics::region::BaselineRegion;
 use skintex::metrics::surface::{height_map, remove_reference, s_filter};
-use skintex::metrics::{Frame, MappedSkin, MetricOptions, Scale, measure, summarise_view};
+use skintex::metrics::{MappedSkin, MetricOptions, Scale, measure, summarise_view};
 use skintex::synth::{self, SynthConfig};
 
 fn photo() -> (Photo, &'static str) {
@@ -49,12 +49,11 @@ fn photo() -> (Photo, &'static str) {
 
 fn bench(c: &mut Criterion) {
     let (photo, source) = photo();
-    let (w, h) = (photo.width(), photo.height());
     let options = MetricOptions::default();
     let scale = Scale::new(None);
     let px_per_mm = 1.0 / scale.mm_per_px();
-    let skin = SkinMask::detect(&photo.rgb).without_features(photo.luminance.view(), px_per_mm);
-    let frame = Frame::new(&skin, None, options.filter_margin_px(&scale), (w, h));
+    let frame =
+        BaselineRegion::new(&photo.rgb, photo.luminance.view(), &scale, None, &options).frame;
     let mut group = c.benchmark_group(format!("metrics/12mp ({source})"));
     group.sample_size(10);
     // The colour's half-resolution copy is made by the pipeline as the photo is decoded, not by
@@ -74,15 +73,15 @@ fn bench(c: &mut Criterion) {
             black_box(summarise_view(&frame, &scale, &[&m], &options).ok())
         });
     });
+    // The skin mask, the face detector beside it and the frame: the region as the pipeline builds it.
     group.bench_function("skin_mask+frame", |b| {
         b.iter(|| {
-            let skin =
-                SkinMask::detect(&photo.rgb).without_features(photo.luminance.view(), px_per_mm);
-            black_box(Frame::new(
-                &skin,
+            black_box(BaselineRegion::new(
+                &photo.rgb,
+                photo.luminance.view(),
+                &scale,
                 None,
-                options.filter_margin_px(&scale),
-                (w, h),
+                &options,
             ))
         });
     });

@@ -24,9 +24,9 @@ use crate::align::photometric::{self, PhotometricMap, Shading};
 use crate::align::preview::{PreviewSource, aligned_preview};
 use crate::align::{self, AlignOptions, AlignStatus, Alignment, Prepared, Reference};
 use crate::io::{self, CaptureDate, LoadOptions, Photo};
-use crate::metrics::face::{FaceBox, find_face};
+use crate::metrics::face::FaceBox;
 use crate::metrics::pigment::HalfColour;
-use crate::metrics::skin::SkinMask;
+use crate::metrics::region::BaselineRegion;
 use crate::metrics::tiles::{self, TileSums, metrics_for};
 use crate::metrics::{Frame, Measurement, MetricOptions, Scale, measure, summarise_view};
 use crate::report::change::{Change, compare, trends};
@@ -136,8 +136,8 @@ struct BaselineOutcome {
     /// A problem with the patient's `series.toml` that only the baseline photo reveals (an ROI
     /// outside it), reported against `series.toml` rather than the photo.
     config_issue: Option<String>,
-    /// A remark for the report's notes.
-    note: Option<String>,
+    /// Remarks for the report's notes.
+    notes: Vec<String>,
 }
 
 /// Runs one step of the analysis, turning a panic into an error message.
@@ -219,7 +219,7 @@ pub fn analyze_patient(
                                 "the baseline photo of this view is unusable: {why}"
                             )),
                             config_issue: None,
-                            note: None,
+                            notes: Vec::new(),
                         }
                     });
                     if let Some(problem) = outcome.config_issue {
@@ -228,7 +228,7 @@ pub fn analyze_patient(
                             error: problem,
                         });
                     }
-                    notes.extend(outcome.note);
+                    notes.extend(outcome.notes);
                     (Some(outcome.processed), outcome.frame)
                 }
                 None => {
@@ -451,7 +451,7 @@ fn process_baseline(
             processed: Processed::unmeasured(index, entry),
             frame: Err(why),
             config_issue: None,
-            note: None,
+            notes: Vec::new(),
         };
     };
     let size = (photo.width(), photo.height());
@@ -462,7 +462,7 @@ fn process_baseline(
             processed: Processed::unmeasured(index, entry),
             frame: Err(format!("not measured: {problem}")),
             config_issue: Some(problem),
-            note: None,
+            notes: Vec::new(),
         };
     }
     let image = preview_image(
@@ -477,24 +477,20 @@ fn process_baseline(
     let reference = Alignment::reference();
     entry.alignment = Some(alignment_report(&reference, None, image.as_ref()));
     let scale = Scale::new(patient.config.mm_per_px);
-    // Skin colour minus what is skin-coloured but not skin surface (brows, lashes, hair, nostrils):
-    // every strand would read as a pore. Without an roi the face limits the region too (a
-    // skin-coloured backdrop is not skin); an roi is the clinic's own choice of skin (a neck, a scar
-    // on the jaw) and is measured as given. The detector's cascade runs on one thread (see
-    // metrics/face.rs), beside the mask's parallel work.
-    let (skin, face) = rayon::join(
-        || {
-            SkinMask::detect(&photo.rgb)
-                .without_features(photo.luminance.view(), 1.0 / scale.mm_per_px())
-        },
-        || {
-            roi.is_none()
-                .then(|| find_face(photo.luminance.view()))
-                .flatten()
-        },
+    // Skin colour minus what is skin-coloured but not skin surface (brows, lashes, hair, nostrils:
+    // every strand would read as a pore), within the face.
+    let BaselineRegion {
+        skin,
+        frame: region,
+        face,
+        note: face_note,
+    } = BaselineRegion::new(
+        &photo.rgb,
+        photo.luminance.view(),
+        &scale,
+        roi,
+        &options.metrics,
     );
-    // The metrics measure the face's skin only; the alignment keeps the whole skin mask, as before.
-    let measured_skin = face.map(|f| skin.within(|x, y| f.contains(x, y)));
     let shading = Shading::new(&photo.rgb);
     // Scars are told from pigment spots by their colour; half resolution does for that, and the
     // full-resolution planes go before the metrics' temporaries are allocated (144 MB at 12 MP; the
@@ -502,12 +498,6 @@ fn process_baseline(
     let colour = HalfColour::new(&photo.rgb);
     let Photo { rgb, luminance, .. } = photo;
     drop(rgb);
-    let region = Frame::new(
-        measured_skin.as_ref().unwrap_or(&skin),
-        roi,
-        options.metrics.filter_margin_px(&scale),
-        size,
-    );
     let measurement = measure(
         luminance.view(),
         &colour,
@@ -536,7 +526,10 @@ fn process_baseline(
         },
         frame: Ok(frame),
         config_issue: None,
-        note,
+        notes: note
+            .into_iter()
+            .chain(face_note.map(|n| format!("{view}: {n}")))
+            .collect(),
     }
 }
 

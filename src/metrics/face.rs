@@ -29,19 +29,22 @@ use crate::kernels::warp::downsample_area;
 /// 0.1.7 package; sha256 c4619d06…61db3ff5d).
 static MODEL_BYTES: &[u8] = include_bytes!("../../models/seeta_fd_frontal_v1.0.bin");
 
-/// Long side, px, the detector runs at (the photo is block-averaged by the integer factor that comes
-/// nearest without going above). The cascade's window is 40 px, so a face must cover 40 px of it: a
-/// face filling a tenth of the frame's long side is found, and a clinic photo's face fills far more.
-/// Its cost grows with the pixels: 45–68 ms at this size (median of 5, the block average
-/// included), measured on the test portraits and a 12 MP photo without a face, against 190–400 ms at
-/// twice the side.
+/// Long side, px, the detector runs at at most (the photo is block-averaged by the smallest integer
+/// factor that brings it there, so the side is 321–640 px). The cascade's window is 40 px, so a
+/// face's box (brows to mouth, about two thirds of the face) must cover 40 px of it: an eighth of
+/// the long side always does, and a clinic photo's face is far larger. The cost grows with the
+/// pixels: 45–68 ms at this size (median of 5, the block average included), measured on the test
+/// portraits and a 12 MP photo without a face, against 190–400 ms at twice the side. The cap also
+/// keeps the crate within what it was written for: its integral image is `i32` and overflows past
+/// about 8 MP (rustface issues #17 and #39), and some of its `u32` subtractions need sides under
+/// about 1 600 px.
 const DETECT_SIDE: usize = 640;
 /// Smallest side, px at the detector's scale, of a photo the detector runs on (below the cascade's
 /// window there is nothing to look at).
 const MIN_DETECT_SIDE: usize = 64;
-/// Smallest score of a face. SeetaFace's own default is 2; at this size the faces of the test
-/// portraits score 8.8–22.1 and the synthetic skin of the fixtures gives no window above 2, so 5
-/// leaves margin both ways.
+/// Smallest score of a face. The crate's default is 3.85 (its README's example uses 2); at this size
+/// the faces of the test portraits score 8.8–22.1 and the synthetic skin of the fixtures gives no
+/// window above 2, so 5 leaves margin both ways.
 const MIN_SCORE: f64 = 5.0;
 /// The ellipse around a detection box of side `s`. SeetaFace's box runs from the brows, or a little
 /// above, to just below the mouth, and across the frontal features only: a face is about 1.5 `s`
@@ -57,7 +60,8 @@ const CENTRE_DOWN: f64 = 0.5;
 const HALF_WIDTH: f64 = 0.75;
 const HALF_HEIGHT: f64 = 0.85;
 
-/// A face found in a photo: the detector's square box, in that photo's pixels.
+/// A face found in a photo: the detector's square box, in that photo's pixels (centres at integers,
+/// as everywhere in the reports, so the photo's own left edge is at −0.5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FaceBox {
     /// Left edge of the box, px.
@@ -106,13 +110,19 @@ pub fn find_face(luminance: ArrayView2<'_, f32>) -> Option<FaceBox> {
     // The model was trained on 8-bit grey photos, which are gamma-encoded.
     let grey: Vec<u8> = small.iter().map(|&v| linear_to_srgb8(v)).collect();
     let mut detector = rustface::create_detector_with_model(model()?.clone());
-    detector.set_min_face_size(40);
     detector.set_score_thresh(MIN_SCORE);
+    // The crate's defaults (its minimum face size is not used by 0.1.7: every face down to the 40 px
+    // window is sought), written out so that an upgrade cannot move them.
     detector.set_pyramid_scale_factor(0.8);
     detector.set_slide_window_step(4, 4);
     let image = rustface::ImageData::new(&grey, u32::try_from(sw).ok()?, u32::try_from(sh).ok()?);
-    // The size checks above are every condition under which the crate panics (a zero side, a window
-    // under 20 px); should another turn up, it must cost this photo its face, not the batch.
+    // The size checks above cover the crate's documented panics (a zero side, a window under 20 px);
+    // should another turn up, it must cost this photo its face, not the batch. What this cannot
+    // catch: read in review, the crate's window copy trusts its box regressor, and a box regressed
+    // to under 2 px or wholly past the right or bottom edge would be read or written out of bounds
+    // (unsafe pointer code). That needs the regressor's outputs at their extremes; nothing on the
+    // test portraits or the fixtures came near, but it is the crate's code, not ours, that guards
+    // it.
     let faces =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| detector.detect(&image))).ok()?;
     let scale = factor as f64;
@@ -120,9 +130,11 @@ pub fn find_face(luminance: ArrayView2<'_, f32>) -> Option<FaceBox> {
         .iter()
         .map(|f| {
             let b = f.bbox();
+            // Reduced pixel i covers full-resolution pixels i·factor … i·factor + factor − 1, whose
+            // left edge is at i·factor − 0.5.
             FaceBox {
-                x: f64::from(b.x()) * scale,
-                y: f64::from(b.y()) * scale,
+                x: f64::from(b.x()) * scale - 0.5,
+                y: f64::from(b.y()) * scale - 0.5,
                 side: f64::from(b.width()) * scale,
                 score: f.score(),
             }

@@ -1,20 +1,111 @@
 //! The measured region of a view: one mask in the baseline frame, shared by every session.
 //!
-//! Skin (the colour mask of [`super::skin`] without brows, lashes, hair and other skin-coloured
-//! features, [`super::skin::SkinMask::without_features`]) ∩ the ROI from `series.toml`, eroded so
-//! that no measured pixel's filters reach hair, eyes or background, then ∩ the part of the baseline
+//! Skin (the colour mask of [`super::skin`] within the face of [`super::face`], without brows,
+//! lashes, hair and other skin-coloured features, [`super::skin::SkinMask::without_features`]) ∩ the
+//! ROI from `series.toml` ([`BaselineRegion`] puts these together), eroded so that no measured
+//! pixel's filters reach hair, eyes or background, then ∩ the part of the baseline
 //! that every measured session photographed (decided once all sessions are registered,
 //! [`Frame::common_cells`]). All sessions are measured on exactly these cells, so a change between
 //! sessions is a change of the same skin, not of the framing. The mask lives on the skin mask's grid
 //! (cells of a few pixels): finer than any mask edge in a photo needs to be, and small enough to keep
 //! per-cell sums for every session.
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
-use super::skin::SkinMask;
+use super::face::{FaceBox, find_face};
+use super::skin::{FeatureStats, SkinMask};
+use super::{MetricOptions, Scale};
 use crate::align::geometry::Affine;
 use crate::kernels::erode;
 use crate::series::config::Roi;
+
+/// A view's region as built from its baseline photo, and what else that photo's skin gives.
+#[derive(Debug, Clone)]
+pub struct BaselineRegion {
+    /// The whole photo's skin (colour, without features), the face not asked: what the alignment
+    /// samples its reference on.
+    pub skin: SkinMask,
+    /// The measured region: the skin within the face when one limits it, ∩ the roi.
+    pub frame: Frame,
+    /// The face that limits `frame`, when one does.
+    pub face: Option<FaceBox>,
+    /// Why a face that was found does not limit the region, for the report's notes.
+    pub note: Option<String>,
+}
+
+impl BaselineRegion {
+    /// Builds the region from the baseline photo's linear colour planes and luminance. Without an
+    /// `roi` the largest face found limits it; an roi is the clinic's own choice of skin (a neck, a
+    /// scar on the jaw) and is measured as given. A face with too little skin within it to measure
+    /// ([`MetricOptions::min_region_px`] once eroded: a small face in a wide frame, or something
+    /// that is not a face) does not limit the region either, and `note` says so: a view that was
+    /// measurable without the face stays measurable.
+    #[must_use]
+    pub fn new(
+        rgb: &[Array2<f32>; 3],
+        luminance: ArrayView2<'_, f32>,
+        scale: &Scale,
+        roi: Option<Roi>,
+        options: &MetricOptions,
+    ) -> Self {
+        let px_per_mm = 1.0 / scale.mm_per_px();
+        let size = (luminance.dim().1, luminance.dim().0);
+        let margin = options.filter_margin_px(scale);
+        // The detector's cascade runs on one thread (Cargo.toml says why), beside the mask's
+        // parallel work.
+        let ((colour, stats), face) = rayon::join(
+            || {
+                let colour = SkinMask::detect(rgb);
+                let stats = FeatureStats::new(luminance, px_per_mm, colour.factor());
+                (colour, stats)
+            },
+            || {
+                if roi.is_none() {
+                    find_face(luminance)
+                } else {
+                    None
+                }
+            },
+        );
+        let skin = colour.without_features_by(&stats, px_per_mm);
+        if let Some(face) = face {
+            // The features are judged against the face's own skin, not a backdrop's.
+            let within = colour
+                .within(|x, y| face.contains(x, y))
+                .without_features_by(&stats, px_per_mm);
+            let frame = Frame::new(&within, roi, margin, size);
+            let area_px = (frame.candidate_cells() * frame.cell() * frame.cell()) as f64;
+            if area_px >= options.min_region_px {
+                return Self {
+                    skin,
+                    frame,
+                    face: Some(face),
+                    note: None,
+                };
+            }
+            let frame = Frame::new(&skin, roi, margin, size);
+            let note = format!(
+                "a face was found in the baseline photo (box {:.0} px at ({:.0}, {:.0})) with too \
+                 little skin within it to measure ({area_px:.0} px, at least {:.0} needed); the \
+                 region is the photo's skin-coloured surface",
+                face.side, face.x, face.y, options.min_region_px
+            );
+            return Self {
+                skin,
+                frame,
+                face: None,
+                note: Some(note),
+            };
+        }
+        let frame = Frame::new(&skin, roi, margin, size);
+        Self {
+            skin,
+            frame,
+            face: None,
+            note: None,
+        }
+    }
+}
 
 /// A baseline-frame grid of cells: where the skin is and which cells are measured.
 #[derive(Debug, Clone)]

@@ -98,23 +98,20 @@ impl SkinMask {
     /// the darkest features, so a wide brow does not darken its own reference.
     #[must_use]
     pub fn without_features(&self, luminance: ArrayView2<'_, f32>, px_per_mm: f64) -> Self {
+        self.without_features_by(
+            &FeatureStats::new(luminance, px_per_mm, self.factor),
+            px_per_mm,
+        )
+    }
+
+    /// [`Self::without_features`] with the photo's statistics measured already: one photo's masks
+    /// (the whole skin for the alignment, the face's for the metrics) share them, and the medians
+    /// and surroundings are taken over each mask's own cells.
+    #[must_use]
+    pub fn without_features_by(&self, stats: &FeatureStats, px_per_mm: f64) -> Self {
         let f = self.factor;
-        let log = Zip::from(&luminance).par_map_collect(|&v| v.max(LUMINANCE_FLOOR).ln());
-        // Both statistics are averaged over a neighbourhood of FEATURE_MM, not taken per cell: a
-        // cell is a few pixels, and one pore's rim would make it "rough" and one pore's floor
-        // "dark"; what must go (a brow, a lock of hair, an eye) is millimetres across.
-        let feature_cells = ((FEATURE_MM * px_per_mm) / f as f64).clamp(0.5, 256.0) as f32;
-        let level = gaussian_blur(downsample_area(log.view(), f).view(), feature_cells);
-        let hair_sigma = (HAIR_SCALE_MM * px_per_mm).clamp(0.5, 64.0) as f32;
-        let mut detail = gaussian_blur(log.view(), hair_sigma);
-        Zip::from(&mut detail)
-            .and(&log)
-            .par_for_each(|d, &l| *d = (l - *d) * (l - *d));
-        drop(log);
-        let roughness =
-            gaussian_blur(downsample_area(detail.view(), f).view(), feature_cells).mapv(f32::sqrt);
-        drop(detail);
-        if level.dim() != self.mask.dim() {
+        let (level, roughness) = (&stats.level, &stats.roughness);
+        if stats.factor != f || level.dim() != self.mask.dim() {
             return self.clone(); // not reached: both grids are the photo's blocks of `f`
         }
         let mut kept = self.mask.clone();
@@ -127,16 +124,16 @@ impl SkinMask {
             return self.clone();
         };
         Zip::from(&mut kept)
-            .and(&roughness)
+            .and(roughness)
             .for_each(|k, &r| *k = *k && r <= MAX_ROUGHER * typical);
         let sigma_cells = ((SURROUNDINGS_MM * px_per_mm) / f as f64).clamp(1.0, 256.0) as f32;
         for _ in 0..2 {
-            let around = masked_mean(&level, &kept, sigma_cells);
+            let around = masked_mean(level, &kept, sigma_cells);
             Zip::from(&mut kept)
                 .and(&self.mask)
-                .and(&level)
+                .and(level)
                 .and(&around)
-                .and(&roughness)
+                .and(roughness)
                 .for_each(|k, &m, &l, &a, &r| {
                     // NaN surroundings (no skin near) leave the cell to the other tests.
                     *k = m && r <= MAX_ROUGHER * typical && (a.is_nan() || l >= a - MAX_DARKER);
@@ -200,6 +197,43 @@ impl SkinMask {
     #[must_use]
     pub fn factor(&self) -> usize {
         self.factor
+    }
+}
+
+/// What [`SkinMask::without_features`] reads of a photo, per cell of its mask's grid: the mean
+/// log-luminance and the RMS of its hair-scale detail, each averaged over [`FEATURE_MM`]. Both
+/// statistics are averaged over a neighbourhood, not taken per cell: a cell is a few pixels, and one
+/// pore's rim would make it "rough" and one pore's floor "dark"; what must go (a brow, a lock of
+/// hair, an eye) is millimetres across.
+#[derive(Debug, Clone)]
+pub struct FeatureStats {
+    level: Array2<f32>,
+    roughness: Array2<f32>,
+    factor: usize,
+}
+
+impl FeatureStats {
+    /// Measures `luminance` (linear) at `px_per_mm` on the grid of cells of side `factor` px (a
+    /// [`SkinMask::factor`]).
+    #[must_use]
+    pub fn new(luminance: ArrayView2<'_, f32>, px_per_mm: f64, factor: usize) -> Self {
+        let f = factor.max(1);
+        let log = Zip::from(&luminance).par_map_collect(|&v| v.max(LUMINANCE_FLOOR).ln());
+        let feature_cells = ((FEATURE_MM * px_per_mm) / f as f64).clamp(0.5, 256.0) as f32;
+        let level = gaussian_blur(downsample_area(log.view(), f).view(), feature_cells);
+        let hair_sigma = (HAIR_SCALE_MM * px_per_mm).clamp(0.5, 64.0) as f32;
+        let mut detail = gaussian_blur(log.view(), hair_sigma);
+        Zip::from(&mut detail)
+            .and(&log)
+            .par_for_each(|d, &l| *d = (l - *d) * (l - *d));
+        drop(log);
+        let roughness =
+            gaussian_blur(downsample_area(detail.view(), f).view(), feature_cells).mapv(f32::sqrt);
+        Self {
+            level,
+            roughness,
+            factor: f,
+        }
     }
 }
 

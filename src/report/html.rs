@@ -252,9 +252,10 @@ fn view_section(
                     "Measured region: the skin within the face found in the baseline photo "
                     "(detector score " (format!("{:.1}", face.score)) ")."
                 } @else {
-                    "No frontal face limits the measured region: none was found in the baseline "
-                    "photo (a close-up, a view from the side), or series.toml gives an roi, which "
-                    "is measured as given. The region is the photo's skin-coloured surface."
+                    "No face limits the measured region: none was found in the baseline photo (a "
+                    "close-up, a view from the side), too little skin lay within it (see the "
+                    "notes), or series.toml gives an roi, which is measured as given. The region "
+                    "is the photo's skin-coloured surface, within the roi if there is one."
                 }
             }
         }

@@ -179,9 +179,9 @@ pub struct ViewReport {
     /// View name (lower-case file stem).
     pub view: String,
     /// The frontal face found in the baseline photo (baseline px); the measured region is the skin
-    /// within an ellipse around it. Absent when none was found (a close-up, a profile view) or when
-    /// `series.toml` gives an roi (measured as given): the region is then the photo's skin-coloured
-    /// surface.
+    /// within an ellipse around it. Absent when none was found (a close-up, a profile view), when too
+    /// little skin lay within it (a note says so), or when `series.toml` gives an roi (measured as
+    /// given): the region is then the photo's skin-coloured surface, within the roi if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face: Option<crate::metrics::face::FaceBox>,
     /// Sessions with a photo of this view, in date order.
