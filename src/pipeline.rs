@@ -100,7 +100,8 @@ struct BaselineFrame {
     size: (usize, usize),
     frame: Frame,
     scale: Scale,
-    /// The face the measured region is limited to (none without a face found, or with an roi).
+    /// The face the measured region is limited to (none without a face found, with an roi, or
+    /// with too little skin within the face: [`BaselineRegion::new`]).
     face: Option<FaceBox>,
 }
 

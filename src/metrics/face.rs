@@ -30,9 +30,10 @@ use crate::kernels::warp::downsample_area;
 static MODEL_BYTES: &[u8] = include_bytes!("../../models/seeta_fd_frontal_v1.0.bin");
 
 /// Long side, px, the detector runs at at most (the photo is block-averaged by the smallest integer
-/// factor that brings it there, so the side is 321–640 px). The cascade's window is 40 px, so a
-/// face's box (brows to mouth, about two thirds of the face) must cover 40 px of it: an eighth of
-/// the long side always does, and a clinic photo's face is far larger. The cost grows with the
+/// factor that brings it there, so a larger photo's side becomes 321–640 px). The cascade's window
+/// is 40 px, so a face's box (brows to mouth, about two thirds of the face) must cover 40 px of it:
+/// an eighth of the long side always does in a photo of 320 px or more, and a clinic photo's face
+/// is far larger. The cost grows with the
 /// pixels: 45–68 ms at this size (median of 5, the block average included), measured on the test
 /// portraits and a 12 MP photo without a face, against 190–400 ms at twice the side. The cap also
 /// keeps the crate within what it was written for: its integral image is `i32` and overflows past

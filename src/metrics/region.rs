@@ -37,9 +37,11 @@ impl BaselineRegion {
     /// Builds the region from the baseline photo's linear colour planes and luminance. Without an
     /// `roi` the largest face found limits it; an roi is the clinic's own choice of skin (a neck, a
     /// scar on the jaw) and is measured as given. A face with too little skin within it to measure
-    /// ([`MetricOptions::min_region_px`] once eroded: a small face in a wide frame, or something
-    /// that is not a face) does not limit the region either, and `note` says so: a view that was
-    /// measurable without the face stays measurable.
+    /// ([`MetricOptions::min_region_px`] once eroded, on the baseline alone: a small face in a
+    /// wide frame, or something that is not a face) does not limit the region either when the whole
+    /// skin has enough, and `note` says so; the sessions' overlap, not known yet, may still leave
+    /// too little of either. The price: a face whose skin fails the colour rule (a strong cast) in
+    /// front of a skin-coloured wall gives the wall back, with the note.
     #[must_use]
     pub fn new(
         rgb: &[Array2<f32>; 3],
@@ -67,42 +69,44 @@ impl BaselineRegion {
                 }
             },
         );
-        let skin = colour.without_features_by(&stats, px_per_mm);
-        if let Some(face) = face {
-            // The features are judged against the face's own skin, not a backdrop's.
-            let within = colour
-                .within(|x, y| face.contains(x, y))
-                .without_features_by(&stats, px_per_mm);
-            let frame = Frame::new(&within, roi, margin, size);
-            let area_px = (frame.candidate_cells() * frame.cell() * frame.cell()) as f64;
-            if area_px >= options.min_region_px {
-                return Self {
-                    skin,
-                    frame,
-                    face: Some(face),
-                    note: None,
-                };
-            }
-            let frame = Frame::new(&skin, roi, margin, size);
-            let note = format!(
-                "a face was found in the baseline photo (box {:.0} px at ({:.0}, {:.0})) with too \
-                 little skin within it to measure ({area_px:.0} px, at least {:.0} needed); the \
-                 region is the photo's skin-coloured surface",
-                face.side, face.x, face.y, options.min_region_px
-            );
+        let skin = colour.without_features_by(&stats);
+        let whole = Frame::new(&skin, roi, margin, size);
+        let Some(face) = face else {
+            return Self {
+                skin,
+                frame: whole,
+                face: None,
+                note: None,
+            };
+        };
+        // The features are judged against the face's own skin, not a backdrop's.
+        let within = colour
+            .within(|x, y| face.contains(x, y))
+            .without_features_by(&stats);
+        let frame = Frame::new(&within, roi, margin, size);
+        let area_px = |f: &Frame| (f.candidate_cells() * f.cell() * f.cell()) as f64;
+        let (face_area, whole_area) = (area_px(&frame), area_px(&whole));
+        if face_area >= options.min_region_px || whole_area < options.min_region_px {
+            // Enough skin within the face, or too little either way (the face's region then, and
+            // its error later).
             return Self {
                 skin,
                 frame,
-                face: None,
-                note: Some(note),
+                face: Some(face),
+                note: None,
             };
         }
-        let frame = Frame::new(&skin, roi, margin, size);
+        let note = format!(
+            "a face was found in the baseline photo (box {:.0} px at ({:.0}, {:.0})) with too little \
+             skin within it to measure ({face_area:.0} px, at least {:.0} needed); the region is the \
+             photo's skin-coloured surface",
+            face.side, face.x, face.y, options.min_region_px
+        );
         Self {
             skin,
-            frame,
+            frame: whole,
             face: None,
-            note: None,
+            note: Some(note),
         }
     }
 }

@@ -98,21 +98,21 @@ impl SkinMask {
     /// the darkest features, so a wide brow does not darken its own reference.
     #[must_use]
     pub fn without_features(&self, luminance: ArrayView2<'_, f32>, px_per_mm: f64) -> Self {
-        self.without_features_by(
-            &FeatureStats::new(luminance, px_per_mm, self.factor),
-            px_per_mm,
-        )
+        self.without_features_by(&FeatureStats::new(luminance, px_per_mm, self.factor))
     }
 
     /// [`Self::without_features`] with the photo's statistics measured already: one photo's masks
     /// (the whole skin for the alignment, the face's for the metrics) share them, and the medians
     /// and surroundings are taken over each mask's own cells.
     #[must_use]
-    pub fn without_features_by(&self, stats: &FeatureStats, px_per_mm: f64) -> Self {
+    pub fn without_features_by(&self, stats: &FeatureStats) -> Self {
         let f = self.factor;
-        let (level, roughness) = (&stats.level, &stats.roughness);
+        let (level, roughness, px_per_mm) = (&stats.level, &stats.roughness, stats.px_per_mm);
         if stats.factor != f || level.dim() != self.mask.dim() {
-            return self.clone(); // not reached: both grids are the photo's blocks of `f`
+            // Statistics of another photo or grid: a caller's mistake, not the photo's. The mask
+            // is given back as it is rather than judged on cells it does not have.
+            debug_assert!(false, "feature statistics of another grid");
+            return self.clone();
         }
         let mut kept = self.mask.clone();
         let mut skin_roughness: Vec<f32> = roughness
@@ -210,6 +210,7 @@ pub struct FeatureStats {
     level: Array2<f32>,
     roughness: Array2<f32>,
     factor: usize,
+    px_per_mm: f64,
 }
 
 impl FeatureStats {
@@ -233,6 +234,7 @@ impl FeatureStats {
             level,
             roughness,
             factor: f,
+            px_per_mm,
         }
     }
 }
