@@ -121,7 +121,9 @@ const SKIN_BOXES: &[(&str, &[[f64; 4]])] = &[
 ];
 
 /// Points on each portrait well away from its face, picked by eye: a backdrop (wall, foliage, bokeh),
-/// clothes, a shoulder, a chest. The face check requires every one outside the ellipse the measured
+/// clothes, a shoulder, a chest. Where the face fills the frame (aadil, simon) they are at its
+/// corners and edges, picked after the ellipse was drawn on the photo: there is no off-face skin
+/// colour nearer in. The face check requires every one outside the ellipse the measured
 /// region is limited to. Before the face detector, the skin-colour rule measured ike's wall and
 /// mateus's chest.
 const OFF_FACE: &[(&str, &[[f64; 2]])] = &[
@@ -201,14 +203,14 @@ fn check_face(name: &str, photo: &Photo) -> Result<FaceBox, String> {
             whole_in_roi.candidate_cells()
         ));
     }
-    let face_area = (limited.frame.candidate_cells() * limited.frame.cell().pow(2)) as f64;
+    let face_area = limited.frame.candidate_area_px();
     let too_little = MetricOptions {
         min_region_px: face_area + 1.0,
         ..options
     };
     let whole_skin = Frame::new(&whole_mask, None, margin, (w, h));
     let fallback = region(None, &too_little);
-    let whole_area = (whole_skin.candidate_cells() * whole_skin.cell().pow(2)) as f64;
+    let whole_area = whole_skin.candidate_area_px();
     // Too little within the face, by one pixel: the region falls back to the whole skin where that
     // has enough (a face with a backdrop or a neck around it), and keeps the face where the whole
     // skin has no more (a face filling its ellipse).

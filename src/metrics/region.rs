@@ -84,8 +84,7 @@ impl BaselineRegion {
             .within(|x, y| face.contains(x, y))
             .without_features_by(&stats);
         let frame = Frame::new(&within, roi, margin, size);
-        let area_px = |f: &Frame| (f.candidate_cells() * f.cell() * f.cell()) as f64;
-        let (face_area, whole_area) = (area_px(&frame), area_px(&whole));
+        let (face_area, whole_area) = (frame.candidate_area_px(), whole.candidate_area_px());
         if face_area >= options.min_region_px || whole_area < options.min_region_px {
             // Enough skin within the face, or too little either way (the face's region then, and
             // its error later).
@@ -217,6 +216,13 @@ impl Frame {
     #[must_use]
     pub fn candidate_cells(&self) -> usize {
         self.measured.iter().filter(|&&m| m).count()
+    }
+
+    /// The area of [`Self::candidate_cells`], baseline px (what [`MetricOptions::min_region_px`]
+    /// bounds once the overlap is known).
+    #[must_use]
+    pub fn candidate_area_px(&self) -> f64 {
+        (self.candidate_cells() * self.cell * self.cell) as f64
     }
 
     /// The measured cells: candidates whose centre every session saw, at least `margin` session px

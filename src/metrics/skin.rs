@@ -62,7 +62,6 @@ pub fn is_skin_colour(rgb: [f32; 3]) -> bool {
 pub struct SkinMask {
     mask: Array2<bool>,
     factor: usize,
-    fraction: f64,
 }
 
 impl SkinMask {
@@ -81,12 +80,7 @@ impl SkinMask {
         });
         let cleaned = close(open(raw.view(), 2).view(), 3);
         let mask = cleaned.mapv(|v| v > 0.5);
-        let fraction = mask.iter().filter(|&&m| m).count() as f64 / mask.len().max(1) as f64;
-        Self {
-            mask,
-            factor,
-            fraction,
-        }
+        Self { mask, factor }
     }
 
     /// The mask without the cells that have skin's colour but are not skin surface: much darker than
@@ -142,12 +136,7 @@ impl SkinMask {
         // A lone cell between features is no place to measure, nor a speck of skin colour on hair.
         let as_float = kept.mapv(|m| if m { 1.0f32 } else { 0.0 });
         let mask = open(as_float.view(), 1).mapv(|v| v > 0.5);
-        let fraction = mask.iter().filter(|&&m| m).count() as f64 / mask.len().max(1) as f64;
-        Self {
-            mask,
-            factor: f,
-            fraction,
-        }
+        Self { mask, factor: f }
     }
 
     /// The mask without the cells whose centre (full-resolution px) `keep` refuses: the measured skin
@@ -159,12 +148,7 @@ impl SkinMask {
         let mask = Array2::from_shape_fn(self.mask.dim(), |(i, j)| {
             self.mask[[i, j]] && keep(centre(j), centre(i))
         });
-        let fraction = mask.iter().filter(|&&m| m).count() as f64 / mask.len().max(1) as f64;
-        Self {
-            mask,
-            factor: f,
-            fraction,
-        }
+        Self { mask, factor: f }
     }
 
     /// Whether full-resolution pixel `(x, y)` is skin (false outside the photo).
@@ -184,7 +168,7 @@ impl SkinMask {
     /// Fraction of the photo that is skin.
     #[must_use]
     pub fn fraction(&self) -> f64 {
-        self.fraction
+        self.mask.iter().filter(|&&m| m).count() as f64 / self.mask.len().max(1) as f64
     }
 
     /// The reduced grid: cell `[i, j]` covers full-resolution pixels `factor·j ..` and `factor·i ..`.
